@@ -1,0 +1,100 @@
+"""Training data: image folders, their preprocessing, and a seeded batch order that survives resume."""
+
+import logging
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from waestyle.errors import WaestyleError
+from waestyle.images import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    load_image,
+    pil_to_tensor,
+    resize_center_crop,
+)
+
+log = logging.getLogger(__name__)
+
+
+def find_images(folders: Sequence[str | Path]) -> list[Path]:
+    """Every image file (by extension) below the folders, sorted so runs are reproducible."""
+    found: list[Path] = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise WaestyleError(f"{folder}: not a folder")
+        images = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not images:
+            raise WaestyleError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
+        found += images
+    return found
+
+
+class ImageFolderDataset(Dataset):
+    """Images resized and centre-cropped to a square; an unreadable file is replaced by the next one.
+
+    Skipping rather than stopping matters at scale: one broken JPEG among 400k should not end a run.
+    """
+
+    def __init__(self, paths: Sequence[Path], image_size: int, max_pixels: int = DEFAULT_MAX_PIXELS):
+        if not paths:
+            raise WaestyleError("no training images")
+        self.paths = list(paths)
+        self.image_size = image_size
+        self.max_pixels = max_pixels
+        self.bad: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        for offset in range(len(self.paths)):
+            candidate = (index + offset) % len(self.paths)
+            if candidate in self.bad:
+                continue
+            try:
+                image = load_image(self.paths[candidate], self.max_pixels)
+            except WaestyleError as err:
+                self.bad.add(candidate)
+                log.warning("skipping %s", err)
+                continue
+            return pil_to_tensor(resize_center_crop(image, self.image_size))
+        raise WaestyleError("none of the training images could be read")
+
+
+@lru_cache(maxsize=4)
+def _epoch_order(n_items: int, seed: int, epoch: int) -> torch.Tensor:
+    return torch.randperm(n_items, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+
+
+def batch_indices(step: int, batch_size: int, n_items: int, seed: int) -> list[int]:
+    """The dataset indices of batch `step`: a fresh seeded permutation per epoch, batches across epochs.
+
+    A pure function of its arguments, so a resumed run sees exactly the batches it would have seen.
+    """
+    indices, position = [], step * batch_size
+    while len(indices) < batch_size:
+        epoch, offset = divmod(position, n_items)
+        order = _epoch_order(n_items, seed, epoch)
+        take = min(batch_size - len(indices), n_items - offset)
+        indices += order[offset : offset + take].tolist()
+        position += take
+    return indices
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Yields `batch_indices` for steps start..stop-1, for a DataLoader with workers."""
+
+    def __init__(self, n_items: int, batch_size: int, seed: int, start: int, stop: int):
+        self.n_items, self.batch_size, self.seed = n_items, batch_size, seed
+        self.start, self.stop = start, stop
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start, self.stop):
+            yield batch_indices(step, self.batch_size, self.n_items, self.seed)
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)

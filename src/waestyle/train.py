@@ -1,0 +1,269 @@
+"""The training loop: reconstruction + WAE-MMD on both latents, seeded, resumable, logged.
+
+Read top to bottom: set-up (model, optimiser, maybe a checkpoint), then one loop of
+batch -> losses -> update -> log / sample / checkpoint.
+"""
+
+import csv
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from waestyle.checkpoint import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    TrainingCheckpoint,
+    latest_checkpoint,
+    save_checkpoint,
+    save_model,
+)
+from waestyle.data import ImageFolderDataset, StepBatchSampler, find_images
+from waestyle.devices import resolve_device
+from waestyle.errors import WaestyleError
+from waestyle.features import load_feature_network
+from waestyle.images import DEFAULT_MAX_PIXELS, make_grid, save_image
+from waestyle.losses import feature_loss, imq_mmd, reconstruction_loss
+from waestyle.model import ModelConfig, WAEStyleModel
+
+LOG_COLUMNS = ("step", "loss", "reconstruction", "mmd_content", "mmd_style", "perceptual", "images_per_s", "elapsed_s")
+# Settings a resumed run may change; any other change would make it diverge from an uninterrupted run.
+RESUMABLE_CHANGES = {"steps", "checkpoint_every", "sample_every", "log_every", "workers", "max_pixels", "device"}
+
+
+@dataclass
+class TrainConfig:
+    """How to train; saved in every checkpoint so `--resume` continues exactly."""
+
+    data: list[str] = field(default_factory=list)
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-3
+    mmd_weight: float = 1.0
+    perceptual_weight: float = 0.0
+    seed: int = 0
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+    workers: int = 0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.batch_size < 2:
+            raise WaestyleError("--batch-size must be at least 2 (the MMD penalty compares samples in a batch)")
+        for name in ("steps", "checkpoint_every", "sample_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise WaestyleError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.lr <= 0 or self.mmd_weight < 0 or self.perceptual_weight < 0:
+            raise WaestyleError("--lr must be positive and loss weights not negative")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    start_step: int
+    steps: int
+    history: list[dict] = field(default_factory=list)
+
+
+def training_losses(
+    model: WAEStyleModel, images: torch.Tensor, generator: torch.Generator, config: TrainConfig
+) -> dict[str, torch.Tensor]:
+    """All loss terms of one batch; `loss` is the weighted sum that is minimised."""
+    reconstruction, z_content, z_style = model(images)
+    prior_content = torch.randn(z_content.shape, generator=generator).to(z_content.device)
+    prior_style = torch.randn(z_style.shape, generator=generator).to(z_style.device)
+    terms = {
+        "reconstruction": reconstruction_loss(reconstruction, images),
+        "mmd_content": imq_mmd(z_content, prior_content),
+        "mmd_style": imq_mmd(z_style, prior_style),
+        "perceptual": torch.zeros((), device=images.device),
+    }
+    if config.perceptual_weight > 0:
+        layer = (model.feature_net.content_layer,)
+        with torch.no_grad():
+            target = model.feature_net(images, layer)
+        terms["perceptual"] = feature_loss(model.feature_net(reconstruction, layer), target)
+    terms["loss"] = (
+        terms["reconstruction"]
+        + config.mmd_weight * (terms["mmd_content"] + terms["mmd_style"])
+        + config.perceptual_weight * terms["perceptual"]
+    )
+    return terms
+
+
+@torch.no_grad()
+def sample_grid(model: WAEStyleModel, images: torch.Tensor):
+    """Rows: originals, reconstructions, and style swaps (content of i with the style of i+1)."""
+    reconstruction, z_content, z_style = model(images)
+    swapped = model.decode(z_content, z_style.roll(1, dims=0))
+    return make_grid([images.cpu(), reconstruction.cpu(), swapped.cpu()])
+
+
+def check_writable(run_dir: Path) -> None:
+    """Fail before training, not at the first checkpoint, when the output folder cannot be written."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as err:
+        raise WaestyleError(f"cannot write to {run_dir}: {err.strerror or err}") from err
+
+
+def merge_resumed(saved: dict, requested: dict, explicit: set[str], what: str) -> dict:
+    """The saved config with the explicitly requested changes that a resumed run allows."""
+    merged = dict(saved)
+    for name in explicit:
+        if requested[name] == saved.get(name):
+            continue
+        if what == "train" and name in RESUMABLE_CHANGES:
+            merged[name] = requested[name]
+        else:
+            raise WaestyleError(
+                f"--{name.replace('_', '-')} {requested[name]} differs from the resumed run's "
+                f"{saved.get(name)}; a resumed run keeps it (start a new --out to change it)"
+            )
+    return merged
+
+
+class _CsvLog:
+    """log.csv, one row per logged step; on resume, rows past the checkpoint are dropped."""
+
+    def __init__(self, path: Path, start_step: int):
+        rows = []
+        if start_step > 0 and path.is_file():
+            with path.open(newline="") as handle:
+                rows = [
+                    r for r in csv.DictReader(handle) if r.get("step", "").isdigit() and int(r["step"]) <= start_step
+                ]
+        self.handle = path.open("w", newline="")
+        self.writer = csv.DictWriter(self.handle, fieldnames=LOG_COLUMNS)
+        self.writer.writeheader()
+        self.writer.writerows(rows)
+
+    def write(self, row: dict) -> None:
+        self.writer.writerow({k: row[k] for k in LOG_COLUMNS})
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def train(
+    model_config: ModelConfig,
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    explicit: Sequence[str] = (),
+    feature_weights: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train (or, with `resume`, continue) a model into `run_dir`.
+
+    `explicit` names the settings the user gave; on resume those must agree with the run's own.
+    """
+    run_dir = Path(run_dir)
+    checkpoint = latest_checkpoint(run_dir) if run_dir.is_dir() else None
+    if checkpoint is None and not resume and (run_dir / CONFIG_FILE).exists():
+        raise WaestyleError(f"{run_dir} already holds a model; pass --resume to continue it or choose another --out")
+    if checkpoint is not None and not resume:
+        raise WaestyleError(
+            f"{run_dir} already holds a training run; pass --resume to continue it or choose another --out"
+        )
+    if checkpoint is not None:
+        explicit = set(explicit)
+        model_config = ModelConfig.from_dict(
+            merge_resumed(
+                checkpoint.model_config, model_config.to_dict(), explicit & set(checkpoint.model_config), "model"
+            )
+        )
+        saved = checkpoint.train_config
+        config = TrainConfig.from_dict(merge_resumed(saved, asdict(config), explicit & set(saved), "train"))
+    if not config.data:
+        raise WaestyleError("no --data folders given")
+    check_writable(run_dir)
+    start_step = checkpoint.step if checkpoint else 0
+    if start_step >= config.steps:
+        raise WaestyleError(f"{run_dir} is already trained for {start_step} steps; pass a larger --steps to go on")
+
+    device = resolve_device(config.device)
+    dataset = ImageFolderDataset(find_images(config.data), model_config.image_size, config.max_pixels)
+    feature_net = load_feature_network(model_config.features, feature_weights)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)  # initial weights depend on the seed alone
+        model = WAEStyleModel(model_config, feature_net)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.trainable_parameters(), lr=config.lr)
+    if checkpoint is not None:
+        try:
+            model.load_state_dict(checkpoint.model, strict=False)
+            optimizer.load_state_dict(checkpoint.optimizer)
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise WaestyleError(f"checkpoint in {run_dir} does not fit its model: {str(err).splitlines()[0]}") from err
+
+    loader = DataLoader(
+        dataset,
+        batch_sampler=StepBatchSampler(len(dataset), config.batch_size, config.seed, start_step, config.steps),
+        num_workers=config.workers,
+        pin_memory=device.type == "cuda",
+    )
+    preview = torch.stack([dataset[i] for i in range(min(8, len(dataset)))]).to(device)
+    log = _CsvLog(run_dir / "log.csv", start_step)
+    result = TrainResult(run_dir, start_step, config.steps)
+    bar = tqdm(total=config.steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True)
+    started, rate = time.perf_counter(), None
+    try:
+        for step, images in enumerate(loader, start=start_step):
+            tick = time.perf_counter()
+            model.train()
+            generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+            terms = training_losses(model, images.to(device, non_blocking=True), generator, config)
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            optimizer.step()
+            done = step + 1
+            instant = len(images) / max(time.perf_counter() - tick, 1e-9)
+            rate = instant if rate is None else 0.9 * rate + 0.1 * instant
+            row = {k: v.item() for k, v in terms.items()}
+            if not math.isfinite(row["loss"]):
+                raise WaestyleError(f"training diverged at step {done} (loss {row['loss']}); try a lower --lr")
+            row.update(step=done, images_per_s=round(rate, 2), elapsed_s=round(time.perf_counter() - started, 2))
+            result.history.append(row)
+            bar.update(1)
+            bar.set_postfix(
+                loss=f"{row['loss']:.4f}",
+                rec=f"{row['reconstruction']:.4f}",
+                mmd=f"{row['mmd_content'] + row['mmd_style']:.4f}",
+                img_s=f"{rate:.1f}",
+            )
+            if done % config.log_every == 0 or done == config.steps:
+                log.write(row)
+            if done % config.sample_every == 0 or done == config.steps:
+                model.eval()
+                save_image(sample_grid(model, preview), run_dir / "samples" / f"step-{done:08d}.png")
+            if done % config.checkpoint_every == 0 or done == config.steps:
+                state = TrainingCheckpoint(
+                    done, model_config.to_dict(), asdict(config), model.trainable_state_dict(), optimizer.state_dict()
+                )
+                save_checkpoint(run_dir, state)
+                save_model(run_dir, model_config, model.trainable_state_dict(), done)
+    finally:
+        bar.close()
+        log.close()
+    return result
+
+
+__all__ = ["CHECKPOINT_DIR", "TrainConfig", "TrainResult", "train", "training_losses"]
