@@ -1,0 +1,7 @@
+"""`python -m waestyle` (and `torchrun -m waestyle`) runs the CLI."""
+
+import sys
+
+from waestyle.cli import main
+
+sys.exit(main())

@@ -1,0 +1,143 @@
+"""Running a Stylizer over files and folders: every pair, batched, bad files skipped, outputs safe.
+
+Used by the CLI; the Python API is `Stylizer` itself. Outputs are written atomically, never over an
+input, and never over an existing file unless `overwrite` is set.
+"""
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from waestyle.data import find_images
+from waestyle.errors import WaestyleError
+from waestyle.images import DEFAULT_MAX_PIXELS, load_image, save_image, tensor_to_pil
+from waestyle.stylize import Stylizer, to_content_shape
+
+
+@dataclass
+class BatchReport:
+    """What a run wrote and what it had to skip (file, reason)."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def seconds_per_image(self) -> float:
+        return self.seconds / max(1, len(self.written))
+
+
+def expand_inputs(path: str | Path) -> tuple[list[Path], bool]:
+    """The image files a CLI argument names, and whether it was a folder."""
+    path = Path(path)
+    if path.is_dir():
+        return find_images([path]), True
+    if not path.exists():
+        raise WaestyleError(f"{path}: no such file or folder")
+    return [path], False
+
+
+def check_output(target: Path, inputs: Sequence[Path], overwrite: bool) -> None:
+    """Refuse to replace an input, or an existing file without `overwrite`."""
+    resolved = target.resolve()
+    if any(resolved == p.resolve() for p in inputs):
+        raise WaestyleError(f"{target}: refusing to overwrite an input image")
+    if target.exists() and not overwrite:
+        raise WaestyleError(f"{target} exists; pass --overwrite to replace it")
+    if target.exists() and target.is_dir():
+        raise WaestyleError(f"{target} is a folder, expected an image file name")
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _load_all(paths: Sequence[Path], max_pixels: int, report: BatchReport, strict: bool) -> list[tuple[Path, object]]:
+    """Load images; a bad one is recorded and skipped, or with `strict` ends the run."""
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append((path, load_image(path, max_pixels)))
+        except WaestyleError as err:
+            if strict:
+                raise
+            report.skipped.append((path, str(err)))
+    return loaded
+
+
+def run_pairs(
+    stylizer: Stylizer,
+    contents: Sequence[Path],
+    styles: Sequence[Path] | None,
+    outputs: dict[tuple[Path, Path | None], Path],
+    *,
+    batch_size: int = 16,
+    long_side: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    strict: bool = False,
+    progress: bool = True,
+) -> BatchReport:
+    """Decode every (content, style) pair into `outputs[pair]`; `styles=None` means reconstruct.
+
+    Style latents are computed once per style image; content latents once per content image, in
+    batches; then each style is one batched decoder pass over the content batch. Unreadable inputs
+    are skipped and reported, unless `strict`.
+    """
+    report = BatchReport()
+    started = time.perf_counter()
+    style_latents: list[tuple[Path | None, torch.Tensor | None]] = [(None, None)]
+    if styles is not None:
+        style_latents = [
+            (path, stylizer.style_latent(image)) for path, image in _load_all(styles, max_pixels, report, strict)
+        ]
+    total = len(contents) * len(style_latents)
+    with tqdm(total=total, disable=not progress or total <= 1, unit="img", dynamic_ncols=True) as bar:
+        for chunk in _chunks(contents, batch_size):
+            loaded = _load_all(chunk, max_pixels, report, strict)
+            if not loaded:
+                continue
+            batch = torch.cat([stylizer.to_batch(image, crop=False) for _, image in loaded])
+            z_content = stylizer.content_latent(batch)
+            if styles is None:  # reconstruction: each image with its own style
+                own_styles = stylizer.style_latent(torch.cat([stylizer.to_batch(i, crop=True) for _, i in loaded]))
+            for style_path, z_style in style_latents:
+                decoded = stylizer.decode(z_content, own_styles if styles is None else z_style)
+                for (content_path, image), square in zip(loaded, decoded, strict=True):
+                    out = to_content_shape(tensor_to_pil(square), image.size, long_side or stylizer.image_size)
+                    target = outputs[(content_path, style_path)]
+                    save_image(out, target)
+                    report.written.append(target)
+                    bar.update(1)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def plan_outputs(
+    contents: Sequence[Path],
+    styles: Sequence[Path] | None,
+    out: Path,
+    *,
+    to_folder: bool,
+    overwrite: bool,
+) -> dict[tuple[Path, Path | None], Path]:
+    """Where each pair's output goes, checked before any work is done."""
+    pairs = [(c, s) for c in contents for s in (styles if styles is not None else [None])]
+    if not to_folder:
+        if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+            raise WaestyleError(f"{out}: give the output an image extension (.png, .jpg, .webp)")
+        outputs = {pairs[0]: out}
+    else:
+        if out.exists() and not out.is_dir():
+            raise WaestyleError(f"{out} is a file; with a folder of inputs, -o must be a folder")
+        outputs = {(c, s): out / (f"{c.stem}__{s.stem}.png" if s else f"{c.stem}.png") for c, s in pairs}
+        if len(set(outputs.values())) < len(outputs):
+            raise WaestyleError("two inputs share a file name (stem); rename them or run them separately")
+    inputs = list(contents) + list(styles or [])
+    for target in outputs.values():
+        check_output(target, inputs, overwrite)
+    return outputs
