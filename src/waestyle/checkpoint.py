@@ -6,6 +6,7 @@ and the configs, so a checkpoint is always self-consistent and replaced in one r
 """
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CHECKPOINT_DIR = "checkpoints"
 KEEP_CHECKPOINTS = 2
+log = logging.getLogger(__name__)
 _CHECKPOINT_NAME = re.compile(r"step-(\d{8})\.safetensors")
 
 
@@ -179,6 +181,7 @@ def latest_checkpoint(run_dir: Path) -> TrainingCheckpoint | None:
         try:
             return load_checkpoint(path)
         except WaestyleError as err:
+            log.warning("ignoring damaged checkpoint: %s", err)
             errors.append(str(err))
     if errors:
         raise WaestyleError(f"no readable checkpoint in {run_dir}: {errors[0]}")

@@ -1,0 +1,103 @@
+"""Training is seeded, resumable to the bit, and actually learns."""
+
+import csv
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from waestyle.errors import WaestyleError
+from waestyle.model import ModelConfig
+from waestyle.train import TrainConfig, train
+
+SMALL = ModelConfig(image_size=32, content_dim=16, style_dim=8)
+
+
+def _config(image_dir, **overrides) -> TrainConfig:
+    settings = dict(data=[str(image_dir)], steps=4, batch_size=6, checkpoint_every=2, sample_every=4, seed=3)
+    return TrainConfig(**{**settings, **overrides})
+
+
+def _weights(run_dir):
+    return load_file(run_dir / "model.safetensors")
+
+
+def test_same_seed_same_model_and_resume_matches_an_uninterrupted_run(tmp_path, image_dir):
+    train(SMALL, _config(image_dir), tmp_path / "a", progress=False)
+    train(SMALL, _config(image_dir), tmp_path / "b", progress=False)
+    train(SMALL, _config(image_dir, steps=2), tmp_path / "c", progress=False)
+    resumed = train(SMALL, _config(image_dir), tmp_path / "c", resume=True, explicit=["steps"], progress=False)
+    assert resumed.start_step == 2
+    a, b, c = _weights(tmp_path / "a"), _weights(tmp_path / "b"), _weights(tmp_path / "c")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.equal(a[k], c[k]) for k in a)
+    other = train(SMALL, _config(image_dir, seed=4), tmp_path / "d", progress=False)
+    assert other.history[-1]["loss"] != resumed.history[-1]["loss"]
+
+
+def test_training_writes_log_samples_and_checkpoints(tmp_path, image_dir):
+    run = tmp_path / "run"
+    train(SMALL, _config(image_dir, steps=4, log_every=1), run, progress=False)
+    with (run / "log.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(float(r["images_per_s"]) > 0 for r in rows)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "step-00000002.safetensors",
+        "step-00000004.safetensors",
+    ]
+    assert (run / "samples" / "step-00000004.png").is_file()
+    assert not list(run.rglob("*.tmp"))
+
+
+def test_the_loss_falls(tmp_path, image_dir):
+    result = train(SMALL, _config(image_dir, steps=40, batch_size=8, lr=2e-3), tmp_path / "run", progress=False)
+    first = sum(h["reconstruction"] for h in result.history[:5]) / 5
+    last = sum(h["reconstruction"] for h in result.history[-5:]) / 5
+    assert last < 0.7 * first
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+
+
+def test_an_existing_run_needs_resume_and_resume_keeps_the_model(tmp_path, image_dir):
+    run = tmp_path / "run"
+    train(SMALL, _config(image_dir, steps=2), run, progress=False)
+    with pytest.raises(WaestyleError, match="--resume"):
+        train(SMALL, _config(image_dir, steps=4), run, progress=False)
+    bigger = ModelConfig(image_size=32, content_dim=32, style_dim=8)
+    with pytest.raises(WaestyleError, match="--content-dim 32 differs"):
+        train(bigger, _config(image_dir, steps=4), run, resume=True, explicit=["content_dim"], progress=False)
+    with pytest.raises(WaestyleError, match="already trained for 2 steps"):
+        train(SMALL, _config(image_dir, steps=2), run, resume=True, progress=False)
+
+
+def test_bad_settings_are_refused_before_training(tmp_path, image_dir):
+    with pytest.raises(WaestyleError, match="batch-size"):
+        _config(image_dir, batch_size=1)
+    with pytest.raises(WaestyleError, match="power of two"):
+        ModelConfig(image_size=48)
+    with pytest.raises(WaestyleError, match="not a folder"):
+        train(SMALL, _config(tmp_path / "missing"), tmp_path / "run", progress=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(WaestyleError, match="no images"):
+        train(SMALL, _config(empty), tmp_path / "run", progress=False)
+
+
+def test_unreadable_training_images_are_skipped(tmp_path, image_dir):
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in sorted(image_dir.iterdir())[:6]:
+        (data / path.name).write_bytes(path.read_bytes())
+    (data / "broken.jpg").write_bytes(b"not a jpeg")
+    result = train(SMALL, _config(data, steps=2), tmp_path / "run", progress=False)
+    assert len(result.history) == 2
+
+
+def test_several_folders_are_mixed_and_128px_works(tmp_path, image_dir):
+    other = tmp_path / "other"
+    other.mkdir()
+    for path in sorted(image_dir.iterdir())[:3]:
+        (other / path.name).write_bytes(path.read_bytes())
+    config = _config(image_dir, steps=1, batch_size=2, data=[str(image_dir), str(other)])
+    result = train(ModelConfig(image_size=128, content_dim=8, style_dim=4), config, tmp_path / "run", progress=False)
+    assert result.history[0]["loss"] > 0
