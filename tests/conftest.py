@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from waestyle.model import ModelConfig
-from waestyle.train import TrainConfig, train
+from waestyle.config import ModelConfig, TrainConfig
+from waestyle.train import train
 
 
 def photo_crops(count: int, seed: int = 0) -> list[Image.Image]:

@@ -13,8 +13,8 @@ from waestyle.checkpoint import (
     save_checkpoint,
     save_model,
 )
+from waestyle.config import ModelConfig
 from waestyle.errors import WaestyleError
-from waestyle.model import ModelConfig
 from waestyle.stylize import Stylizer
 
 CONFIG = ModelConfig(image_size=32, content_dim=8, style_dim=4)

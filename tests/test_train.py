@@ -6,9 +6,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from waestyle.config import ModelConfig, TrainConfig
 from waestyle.errors import WaestyleError
-from waestyle.model import ModelConfig
-from waestyle.train import TrainConfig, train
+from waestyle.train import train
 
 SMALL = ModelConfig(image_size=32, content_dim=16, style_dim=8)
 

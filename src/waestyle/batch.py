@@ -12,9 +12,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from waestyle.config import DEFAULT_MAX_PIXELS
 from waestyle.data import find_images
 from waestyle.errors import WaestyleError
-from waestyle.images import DEFAULT_MAX_PIXELS, load_image, save_image, tensor_to_pil
+from waestyle.images import load_image, save_image, tensor_to_pil
 from waestyle.stylize import Stylizer, to_content_shape
 
 

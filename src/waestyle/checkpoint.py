@@ -17,9 +17,9 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
 from waestyle import __version__
+from waestyle.config import ModelConfig
 from waestyle.errors import WaestyleError
 from waestyle.files import atomic_write_bytes
-from waestyle.model import ModelConfig
 
 FORMAT = "waestyle"
 FORMAT_VERSION = 1

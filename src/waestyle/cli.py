@@ -8,31 +8,15 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from waestyle import __version__
+from waestyle.config import DEFAULT_MAX_PIXELS, FEATURE_CHOICES, ModelConfig, TrainConfig
 from waestyle.errors import WaestyleError
-from waestyle.images import DEFAULT_MAX_PIXELS
 
-FEATURE_CHOICES = ("efficientnet-lite0", "vgg19")
-# Model settings the user may give to `train`, with their defaults (kept None in argparse so an
-# explicit value can be told apart from a default when resuming).
-MODEL_OPTIONS = {"image_size": 64, "content_dim": 128, "style_dim": 64, "features": "efficientnet-lite0"}
-TRAIN_OPTIONS = {
-    "data": None,
-    "steps": 2000,
-    "batch_size": 32,
-    "lr": 1e-3,
-    "mmd_weight": 1.0,
-    "perceptual_weight": 0.0,
-    "seed": 0,
-    "checkpoint_every": 500,
-    "sample_every": 500,
-    "log_every": 10,
-    "workers": 0,
-    "max_pixels": DEFAULT_MAX_PIXELS,
-    "device": "cpu",
-}
+MODEL_DEFAULTS = {f.name: f.default for f in fields(ModelConfig)}
+TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.name != "data"}
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -58,22 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model on folders of images")
     train.add_argument("--data", action="append", required=True, metavar="DIR", help="image folder (repeat to mix)")
     train.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="where the model and logs go")
-    train.add_argument("--image-size", type=int, help="training resolution, a power of two (default: 64)")
-    train.add_argument("--content-dim", type=int, help="size of the content latent z_c, 32..512 (default: 128)")
-    train.add_argument("--style-dim", type=int, help="size of the style latent z_s (default: 64)")
-    train.add_argument("--features", choices=FEATURE_CHOICES, help="frozen ImageNet CNN (default: efficientnet-lite0)")
-    train.add_argument("--steps", type=int, help="total optimiser steps (default: 2000)")
-    train.add_argument("--batch-size", type=int, help="images per step (default: 32)")
-    train.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3)")
-    train.add_argument("--mmd-weight", type=float, help="weight of the WAE-MMD penalty on z_c and z_s (default: 1)")
-    train.add_argument(
-        "--perceptual-weight", type=float, help="weight of a feature-space reconstruction term (default: 0)"
-    )
-    train.add_argument("--seed", type=int, help="random seed; CPU runs with the same seed are identical (default: 0)")
-    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: 500)")
-    train.add_argument("--sample-every", type=int, help="steps between sample grids (default: 500)")
-    train.add_argument("--log-every", type=int, help="steps between rows of log.csv (default: 10)")
-    train.add_argument("--workers", type=int, help="data-loading worker processes (default: 0)")
+    # Defaults stay None here so that, on --resume, a value the user typed can be told from a default.
+    for name, kind, what in (
+        ("image_size", int, "training resolution, a power of two"),
+        ("content_dim", int, "size of the content latent z_c, 32..512"),
+        ("style_dim", int, "size of the style latent z_s"),
+        ("features", FEATURE_CHOICES, "frozen ImageNet CNN whose Gram matrices feed the style encoder"),
+        ("steps", int, "total optimiser steps"),
+        ("batch_size", int, "images per step"),
+        ("lr", float, "Adam learning rate"),
+        ("mmd_weight", float, "weight of the WAE-MMD penalty on z_c and on z_s"),
+        ("perceptual_weight", float, "weight of a feature-space reconstruction term"),
+        ("seed", int, "random seed; CPU runs with the same seed are identical"),
+        ("checkpoint_every", int, "steps between checkpoints"),
+        ("sample_every", int, "steps between sample grids"),
+        ("log_every", int, "steps between rows of log.csv"),
+        ("workers", int, "data-loading worker processes"),
+    ):
+        default = MODEL_DEFAULTS.get(name, TRAIN_DEFAULTS.get(name))
+        choices = kind if isinstance(kind, tuple) else None
+        train.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=None if choices else kind,
+            choices=choices,
+            help=f"{what} (default: {default})",
+        )
     train.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     _add_common(train)
 
@@ -98,13 +91,12 @@ def _explicit(args: argparse.Namespace, names) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from waestyle.model import ModelConfig
-    from waestyle.train import TrainConfig, train
+    from waestyle.train import train
 
-    model_given = _explicit(args, MODEL_OPTIONS)
-    train_given = _explicit(args, TRAIN_OPTIONS)
-    model_config = ModelConfig(**{**MODEL_OPTIONS, **model_given})
-    train_config = TrainConfig(**{**TRAIN_OPTIONS, **train_given})
+    model_given = _explicit(args, MODEL_DEFAULTS)
+    train_given = _explicit(args, [*TRAIN_DEFAULTS, "data"])
+    model_config = ModelConfig(**model_given)
+    train_config = TrainConfig(**train_given)
     result = train(
         model_config,
         train_config,

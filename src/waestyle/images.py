@@ -8,12 +8,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from waestyle.config import DEFAULT_MAX_PIXELS
 from waestyle.errors import WaestyleError
 from waestyle.files import atomic_write_bytes
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-# 40 megapixels (e.g. 8000 x 5000): above any camera photo a user would stylise, far below a bomb.
-DEFAULT_MAX_PIXELS = 40_000_000
 
 
 def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:

@@ -6,60 +6,12 @@ Transfer decodes z_c of one image with z_s of another. Both latents are pushed t
 by the WAE-MMD penalty (see losses.py), which is what makes them interpolable and samplable.
 """
 
-import math
-from dataclasses import asdict, dataclass, fields
-
 import torch
 from torch import nn
 
+from waestyle.config import ModelConfig
 from waestyle.errors import WaestyleError
 from waestyle.features import FeatureNetwork, gram
-
-ARCHITECTURES = ("global",)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything needed to rebuild the network; saved as config.json beside the weights."""
-
-    arch: str = "global"
-    image_size: int = 64
-    content_dim: int = 128
-    style_dim: int = 64
-    features: str = "efficientnet-lite0"
-    base_channels: int = 32
-    max_channels: int = 256
-    style_hidden: int = 256
-
-    def __post_init__(self):
-        if self.arch not in ARCHITECTURES:
-            raise WaestyleError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-        size = self.image_size
-        if size < 16 or size > 512 or size & (size - 1):
-            raise WaestyleError(f"--image-size must be a power of two from 16 to 512, got {size}")
-        for name in ("content_dim", "style_dim", "base_channels", "max_channels", "style_hidden"):
-            if getattr(self, name) < 1:
-                raise WaestyleError(f"{name} must be positive, got {getattr(self, name)}")
-
-    @property
-    def num_resolutions(self) -> int:
-        """Stride-2 stages between the image and the 4x4 bottleneck."""
-        return int(math.log2(self.image_size)) - 2
-
-    def widths(self) -> list[int]:
-        """Channels after each downsampling stage, doubling up to `max_channels`."""
-        return [min(self.base_channels * 2**i, self.max_channels) for i in range(self.num_resolutions)]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise WaestyleError(f"model config has unknown fields {unknown}; was it written by a newer waestyle?")
-        return cls(**data)
 
 
 def _norm(channels: int) -> nn.GroupNorm:

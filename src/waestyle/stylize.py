@@ -14,11 +14,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from waestyle.checkpoint import load_model
+from waestyle.config import ModelConfig
 from waestyle.devices import resolve_device
 from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.images import pil_to_tensor, resize_center_crop, tensor_to_pil
-from waestyle.model import ModelConfig, WAEStyleModel
+from waestyle.model import WAEStyleModel
 
 ImageLike = Image.Image | torch.Tensor
 

@@ -8,7 +8,7 @@ import csv
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -23,50 +23,16 @@ from waestyle.checkpoint import (
     save_checkpoint,
     save_model,
 )
+from waestyle.config import RESUMABLE_CHANGES, ModelConfig, TrainConfig
 from waestyle.data import ImageFolderDataset, StepBatchSampler, find_images
 from waestyle.devices import resolve_device
 from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
-from waestyle.images import DEFAULT_MAX_PIXELS, make_grid, save_image
+from waestyle.images import make_grid, save_image
 from waestyle.losses import feature_loss, imq_mmd, reconstruction_loss
-from waestyle.model import ModelConfig, WAEStyleModel
+from waestyle.model import WAEStyleModel
 
 LOG_COLUMNS = ("step", "loss", "reconstruction", "mmd_content", "mmd_style", "perceptual", "images_per_s", "elapsed_s")
-# Settings a resumed run may change; any other change would make it diverge from an uninterrupted run.
-RESUMABLE_CHANGES = {"steps", "checkpoint_every", "sample_every", "log_every", "workers", "max_pixels", "device"}
-
-
-@dataclass
-class TrainConfig:
-    """How to train; saved in every checkpoint so `--resume` continues exactly."""
-
-    data: list[str] = field(default_factory=list)
-    steps: int = 2000
-    batch_size: int = 32
-    lr: float = 1e-3
-    mmd_weight: float = 1.0
-    perceptual_weight: float = 0.0
-    seed: int = 0
-    checkpoint_every: int = 500
-    sample_every: int = 500
-    log_every: int = 10
-    workers: int = 0
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    device: str = "cpu"
-
-    def __post_init__(self):
-        if self.batch_size < 2:
-            raise WaestyleError("--batch-size must be at least 2 (the MMD penalty compares samples in a batch)")
-        for name in ("steps", "checkpoint_every", "sample_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise WaestyleError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.lr <= 0 or self.mmd_weight < 0 or self.perceptual_weight < 0:
-            raise WaestyleError("--lr must be positive and loss weights not negative")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass

@@ -1,0 +1,99 @@
+"""Model and training settings as plain dataclasses (no torch import: the CLI reads their defaults).
+
+Both are saved with every checkpoint, so a model folder says exactly how it was built and trained.
+"""
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+from waestyle.errors import WaestyleError
+
+# 40 megapixels (e.g. 8000 x 5000): above any camera photo a user would stylise, far below a bomb.
+DEFAULT_MAX_PIXELS = 40_000_000
+FEATURE_CHOICES = ("efficientnet-lite0", "vgg19")
+ARCHITECTURES = ("global",)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network; saved as config.json beside the weights."""
+
+    arch: str = "global"
+    image_size: int = 64
+    content_dim: int = 128
+    style_dim: int = 64
+    features: str = "efficientnet-lite0"
+    base_channels: int = 32
+    max_channels: int = 256
+    style_hidden: int = 256
+
+    def __post_init__(self):
+        if self.arch not in ARCHITECTURES:
+            raise WaestyleError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if self.features not in FEATURE_CHOICES:
+            raise WaestyleError(
+                f"unknown feature network {self.features!r}; choose one of {', '.join(FEATURE_CHOICES)}"
+            )
+        size = self.image_size
+        if size < 16 or size > 512 or size & (size - 1):
+            raise WaestyleError(f"--image-size must be a power of two from 16 to 512, got {size}")
+        for name in ("content_dim", "style_dim", "base_channels", "max_channels", "style_hidden"):
+            if getattr(self, name) < 1:
+                raise WaestyleError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def num_resolutions(self) -> int:
+        """Stride-2 stages between the image and the 4x4 bottleneck."""
+        return int(math.log2(self.image_size)) - 2
+
+    def widths(self) -> list[int]:
+        """Channels after each downsampling stage, doubling up to `max_channels`."""
+        return [min(self.base_channels * 2**i, self.max_channels) for i in range(self.num_resolutions)]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise WaestyleError(f"model config has unknown fields {unknown}; was it written by a newer waestyle?")
+        return cls(**data)
+
+
+@dataclass
+class TrainConfig:
+    """How to train; saved in every checkpoint so `--resume` continues exactly."""
+
+    data: list[str] = field(default_factory=list)
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-3
+    mmd_weight: float = 0.1
+    perceptual_weight: float = 0.0
+    seed: int = 0
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+    workers: int = 0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.batch_size < 2:
+            raise WaestyleError("--batch-size must be at least 2 (the MMD penalty compares samples in a batch)")
+        for name in ("steps", "checkpoint_every", "sample_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise WaestyleError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.lr <= 0 or self.mmd_weight < 0 or self.perceptual_weight < 0:
+            raise WaestyleError("--lr must be positive and loss weights not negative")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# Settings a resumed run may change; any other change would make it diverge from an uninterrupted run.
+RESUMABLE_CHANGES = {"steps", "checkpoint_every", "sample_every", "log_every", "workers", "max_pixels", "device"}
