@@ -112,3 +112,9 @@ def test_vgg19_refuses_a_pickle_with_code_and_a_wrong_file(tmp_path):
     torch.save({"features.0.weight": torch.zeros(3)}, wrong)
     with pytest.raises(WaestyleError, match="not a torchvision VGG19"):
         load_vgg19(wrong)
+
+
+def test_vgg19_weights_are_ignored_by_a_lite0_model(tmp_path):
+    # One --vgg19-weights flag serves every command; a Lite0 model must not try to read that file.
+    net = load_feature_network("efficientnet-lite0", vgg19_weights=tmp_path / "vgg19.pth")
+    assert net.name == "efficientnet-lite0"

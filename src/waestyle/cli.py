@@ -103,7 +103,7 @@ def run_train(args: argparse.Namespace) -> int:
         args.out,
         resume=args.resume,
         explicit=[*model_given, *train_given],
-        feature_weights=args.vgg19_weights,
+        vgg19_weights=args.vgg19_weights,
     )
     last = result.history[-1]
     print(
@@ -123,7 +123,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     styles, style_folder = expand_inputs(args.style) if args.command == "transfer" else (None, False)
     to_folder = content_folder or style_folder
     outputs = plan_outputs(contents, styles, args.out, to_folder=to_folder, overwrite=args.overwrite)
-    stylizer = Stylizer.load(args.model, device=args.device or "cpu", feature_weights=args.vgg19_weights)
+    stylizer = Stylizer.load(args.model, device=args.device or "cpu", vgg19_weights=args.vgg19_weights)
     report = run_pairs(
         stylizer,
         contents,

@@ -40,11 +40,11 @@ class Stylizer:
 
     @classmethod
     def load(
-        cls, model_dir: str | Path, *, device: str = "cpu", feature_weights: str | Path | None = None
+        cls, model_dir: str | Path, *, device: str = "cpu", vgg19_weights: str | Path | None = None
     ) -> "Stylizer":
         """Read a model folder (config.json + model.safetensors) written by `waestyle train`."""
         config, weights = load_model(model_dir)
-        model = WAEStyleModel(config, load_feature_network(config.features, feature_weights))
+        model = WAEStyleModel(config, load_feature_network(config.features, vgg19_weights))
         try:
             model.load_state_dict(weights, strict=False)
         except RuntimeError as err:

@@ -134,7 +134,7 @@ def train(
     *,
     resume: bool = False,
     explicit: Sequence[str] = (),
-    feature_weights: str | Path | None = None,
+    vgg19_weights: str | Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train (or, with `resume`, continue) a model into `run_dir`.
@@ -167,7 +167,7 @@ def train(
 
     device = resolve_device(config.device)
     dataset = ImageFolderDataset(find_images(config.data), model_config.image_size, config.max_pixels)
-    feature_net = load_feature_network(model_config.features, feature_weights)
+    feature_net = load_feature_network(model_config.features, vgg19_weights)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # initial weights depend on the seed alone
         model = WAEStyleModel(model_config, feature_net)

@@ -14,8 +14,14 @@ FEATURE_NETWORKS: dict[str, Callable[..., FeatureNetwork]] = {
 }
 
 
-def load_feature_network(name: str, weights: str | Path | None = None) -> FeatureNetwork:
-    """The frozen network `name`; `weights` overrides where its weight file is read from."""
+def load_feature_network(name: str, vgg19_weights: str | Path | None = None) -> FeatureNetwork:
+    """The frozen network `name`.
+
+    Lite0 ships its weights in a package; only VGG19 needs a user-supplied file, so `vgg19_weights`
+    is read by VGG19 alone and ignored otherwise (one CLI flag can then serve every model).
+    """
     if name not in FEATURE_NETWORKS:
         raise WaestyleError(f"unknown feature network {name!r}; choose one of {', '.join(FEATURE_NETWORKS)}")
-    return FEATURE_NETWORKS[name](weights)
+    if name == "vgg19":
+        return load_vgg19(vgg19_weights)
+    return FEATURE_NETWORKS[name]()
