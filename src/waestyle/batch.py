@@ -15,8 +15,8 @@ from tqdm import tqdm
 from waestyle.config import DEFAULT_MAX_PIXELS
 from waestyle.data import find_images
 from waestyle.errors import WaestyleError
-from waestyle.images import load_image, save_image, tensor_to_pil
-from waestyle.stylize import Stylizer, to_content_shape
+from waestyle.images import load_image, save_image
+from waestyle.stylize import Stylizer
 
 
 @dataclass
@@ -71,46 +71,46 @@ def _load_all(paths: Sequence[Path], max_pixels: int, report: BatchReport, stric
     return loaded
 
 
+def style_latents(
+    stylizer: Stylizer, styles: Sequence[Path], max_pixels: int, report: BatchReport, strict: bool
+) -> list[tuple[Path, torch.Tensor]]:
+    """One z_s per readable style image, each computed once for all the contents it is used with."""
+    return [(path, stylizer.style_latent(image)) for path, image in _load_all(styles, max_pixels, report, strict)]
+
+
 def run_pairs(
     stylizer: Stylizer,
     contents: Sequence[Path],
-    styles: Sequence[Path] | None,
+    styles: Sequence[tuple[Path | None, torch.Tensor | None]],
     outputs: dict[tuple[Path, Path | None], Path],
     *,
+    controls: dict | None = None,
     batch_size: int = 16,
-    long_side: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     strict: bool = False,
     progress: bool = True,
+    report: BatchReport | None = None,
 ) -> BatchReport:
-    """Decode every (content, style) pair into `outputs[pair]`; `styles=None` means reconstruct.
+    """Decode every (content, style) pair into `outputs[(content path, style key)]`.
 
-    Style latents are computed once per style image; content latents once per content image, in
-    batches; then each style is one batched decoder pass over the content batch. Unreadable inputs
-    are skipped and reported, unless `strict`.
+    `styles` holds (key, z_s) pairs: a style file and its latent, or (None, a mixed or sampled
+    latent), or (None, None) to reconstruct each content with its own style. Contents are loaded
+    and encoded in batches; unreadable ones are skipped and reported, unless `strict`.
+    `controls` are Stylizer.transfer's keyword options (strength, content_dim, keep_colors, long_side).
     """
-    report = BatchReport()
+    report = report or BatchReport()
     started = time.perf_counter()
-    style_latents: list[tuple[Path | None, torch.Tensor | None]] = [(None, None)]
-    if styles is not None:
-        style_latents = [
-            (path, stylizer.style_latent(image)) for path, image in _load_all(styles, max_pixels, report, strict)
-        ]
-    total = len(contents) * len(style_latents)
+    total = len(contents) * len(styles)
     with tqdm(total=total, disable=not progress or total <= 1, unit="img", dynamic_ncols=True) as bar:
         for chunk in _chunks(contents, batch_size):
             loaded = _load_all(chunk, max_pixels, report, strict)
             if not loaded:
                 continue
-            batch = torch.cat([stylizer.to_batch(image, crop=False) for _, image in loaded])
-            z_content = stylizer.content_latent(batch)
-            if styles is None:  # reconstruction: each image with its own style
-                own_styles = stylizer.style_latent(torch.cat([stylizer.to_batch(i, crop=True) for _, i in loaded]))
-            for style_path, z_style in style_latents:
-                decoded = stylizer.decode(z_content, own_styles if styles is None else z_style)
-                for (content_path, image), square in zip(loaded, decoded, strict=True):
-                    out = to_content_shape(tensor_to_pil(square), image.size, long_side or stylizer.image_size)
-                    target = outputs[(content_path, style_path)]
+            for style_key, z_style in styles:
+                images = [image for _, image in loaded]
+                results = stylizer.transfer_images(images, z_style, batch_size=batch_size, **(controls or {}))
+                for (content_path, _), out in zip(loaded, results, strict=True):
+                    target = outputs[(content_path, style_key)]
                     save_image(out, target)
                     report.written.append(target)
                     bar.update(1)
@@ -120,14 +120,15 @@ def run_pairs(
 
 def plan_outputs(
     contents: Sequence[Path],
-    styles: Sequence[Path] | None,
+    styles: Sequence[Path | None],
     out: Path,
     *,
     to_folder: bool,
     overwrite: bool,
 ) -> dict[tuple[Path, Path | None], Path]:
-    """Where each pair's output goes, checked before any work is done."""
-    pairs = [(c, s) for c in contents for s in (styles if styles is not None else [None])]
+    """Where each pair's output goes, checked before any work is done; a style key None (reconstruction,
+    or one mixed / sampled style for all) names outputs after the content alone."""
+    pairs = [(c, s) for c in contents for s in styles]
     if not to_folder:
         if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
             raise WaestyleError(f"{out}: give the output an image extension (.png, .jpg, .webp)")
@@ -138,7 +139,7 @@ def plan_outputs(
         outputs = {(c, s): out / (f"{c.stem}__{s.stem}.png" if s else f"{c.stem}.png") for c, s in pairs}
         if len(set(outputs.values())) < len(outputs):
             raise WaestyleError("two inputs share a file name (stem); rename them or run them separately")
-    inputs = list(contents) + list(styles or [])
+    inputs = list(contents) + [s for s in styles if s is not None]
     for target in outputs.values():
         check_output(target, inputs, overwrite)
     return outputs

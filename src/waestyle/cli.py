@@ -12,7 +12,14 @@ from dataclasses import fields
 from pathlib import Path
 
 from waestyle import __version__
-from waestyle.config import DEFAULT_MAX_PIXELS, FEATURE_CHOICES, ModelConfig, TrainConfig
+from waestyle.config import (
+    ARCHITECTURES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SIDE,
+    FEATURE_CHOICES,
+    ModelConfig,
+    TrainConfig,
+)
 from waestyle.errors import WaestyleError
 
 MODEL_DEFAULTS = {f.name: f.default for f in fields(ModelConfig)}
@@ -44,15 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="where the model and logs go")
     # Defaults stay None here so that, on --resume, a value the user typed can be told from a default.
     for name, kind, what in (
-        ("image_size", int, "training resolution, a power of two"),
+        ("arch", ARCHITECTURES, "global: the research model (vectors); spatial: fully convolutional, any size"),
+        ("image_size", int, "training resolution (crop size for spatial), a power of two"),
         ("content_dim", int, "size of the content latent z_c, 32..512"),
         ("style_dim", int, "size of the style latent z_s"),
+        ("content_stride", int, "spatial: pixels per z_c position along each side, a power of two"),
         ("features", FEATURE_CHOICES, "frozen ImageNet CNN whose Gram matrices feed the style encoder"),
         ("steps", int, "total optimiser steps"),
         ("batch_size", int, "images per step"),
         ("lr", float, "Adam learning rate"),
         ("mmd_weight", float, "weight of the WAE-MMD penalty on z_c and on z_s"),
         ("perceptual_weight", float, "weight of a feature-space reconstruction term"),
+        ("style_loss_weight", float, "style consistency: Gram distance of swapped outputs to the style image's"),
+        ("content_loss_weight", float, "style consistency: deep-feature distance of swapped outputs to the content"),
         ("seed", int, "random seed; CPU runs with the same seed are identical"),
         ("checkpoint_every", int, "steps between checkpoints"),
         ("sample_every", int, "steps between sample grids"),
@@ -67,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
             choices=choices,
             help=f"{what} (default: {default})",
         )
+    train.add_argument(
+        "--nested-content",
+        action="store_true",
+        default=None,
+        help="train with nested dropout on z_c, so `transfer --content-dim k` works for every k",
+    )
     train.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     _add_common(train)
 
@@ -76,14 +93,48 @@ def build_parser() -> argparse.ArgumentParser:
             "content", type=Path, metavar="CONTENT" if name == "transfer" else "IMAGE", help="file or folder"
         )
         if name == "transfer":
-            sub.add_argument("style", type=Path, metavar="STYLE", help="image file or folder")
+            _add_style_options(sub)
         sub.add_argument("-o", "--out", required=True, type=Path, help="output image, or folder for folder inputs")
         sub.add_argument("--model", required=True, type=Path, metavar="RUN_DIR", help="model folder from `train`")
-        sub.add_argument("--size", type=int, default=None, help="long side of outputs in pixels (default: model's)")
+        sub.add_argument(
+            "--content-dim",
+            type=int,
+            default=None,
+            help="keep the first k channels of z_c: less content, more style (needs a --nested-content model)",
+        )
+        sub.add_argument(
+            "--size",
+            type=int,
+            default=None,
+            help="long side of outputs in pixels (default: global model's size, spatial: the content's own)",
+        )
+        sub.add_argument(
+            "--max-side",
+            type=int,
+            default=DEFAULT_MAX_SIDE,
+            help=f"spatial: largest long side run in one pass; larger is resized up (default: {DEFAULT_MAX_SIDE})",
+        )
         sub.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: 16)")
         sub.add_argument("--overwrite", action="store_true", help="replace existing output files")
         _add_common(sub)
     return parser
+
+
+def _add_style_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("style", type=Path, nargs="?", metavar="STYLE", help="style image file or folder")
+    sub.add_argument(
+        "--style",
+        dest="styles",
+        action="append",
+        metavar="FILE|random",
+        help="a style image, or `random` to sample one from the prior; repeat to mix styles",
+    )
+    sub.add_argument("--weights", default=None, help="mixing weights for repeated --style, e.g. 0.7,0.3")
+    sub.add_argument("--seed", type=int, default=0, help="seed for --style random; the i-th uses seed + i (default: 0)")
+    sub.add_argument(
+        "--strength", type=float, default=1.0, help="0 keeps the content's own style, 1 the style image's (default: 1)"
+    )
+    sub.add_argument("--keep-colors", action="store_true", help="keep the content's colours, take only texture")
 
 
 def _explicit(args: argparse.Namespace, names) -> dict:
@@ -114,31 +165,81 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_stylize(args: argparse.Namespace) -> int:
-    from waestyle.batch import expand_inputs, plan_outputs, run_pairs
+    from waestyle.batch import BatchReport, expand_inputs, plan_outputs, run_pairs, style_latents
     from waestyle.stylize import Stylizer
 
-    if args.batch_size < 1 or (args.size is not None and not 1 <= args.size <= 8192):
-        raise WaestyleError("--batch-size must be at least 1 and --size between 1 and 8192")
+    if args.batch_size < 1 or (args.size is not None and not 1 <= args.size <= 8192) or args.max_side < 16:
+        raise WaestyleError("--batch-size must be at least 1, --size between 1 and 8192, --max-side at least 16")
+    transfer = args.command == "transfer"
     contents, content_folder = expand_inputs(args.content)
-    styles, style_folder = expand_inputs(args.style) if args.command == "transfer" else (None, False)
+    style_files, style_folder, mixed = _style_sources(args) if transfer else ([None], False, None)
     to_folder = content_folder or style_folder
-    outputs = plan_outputs(contents, styles, args.out, to_folder=to_folder, overwrite=args.overwrite)
-    stylizer = Stylizer.load(args.model, device=args.device or "cpu", vgg19_weights=args.vgg19_weights)
-    report = run_pairs(
+    outputs = plan_outputs(contents, style_files, args.out, to_folder=to_folder, overwrite=args.overwrite)
+    stylizer = Stylizer.load(
+        args.model, device=args.device or "cpu", vgg19_weights=args.vgg19_weights, max_side=args.max_side
+    )
+    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
+    report = BatchReport()
+    if mixed is not None:
+        styles = [(None, _mixed_style(stylizer, mixed, args, max_pixels))]
+    elif transfer:
+        styles = style_latents(stylizer, style_files, max_pixels, report, strict=not to_folder)
+    else:
+        styles = [(None, None)]
+    controls = {"content_dim": args.content_dim, "long_side": args.size}
+    if transfer:
+        controls.update(strength=args.strength, keep_colors=args.keep_colors)
+    run_pairs(
         stylizer,
         contents,
         styles,
         outputs,
+        controls=controls,
         batch_size=args.batch_size,
-        long_side=args.size,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        max_pixels=max_pixels,
         strict=not to_folder,  # a single bad file is an error; in a folder it is skipped and reported
+        report=report,
     )
     for _, reason in report.skipped:
         print(f"waestyle: skipped {reason}", file=sys.stderr)
     where = report.written[0] if len(report.written) == 1 else args.out
     print(f"wrote {len(report.written)} image(s) to {where} ({report.seconds_per_image * 1000:.1f} ms per image)")
     return 1 if report.skipped else 0
+
+
+def _style_sources(args: argparse.Namespace) -> tuple[list, bool, list[str] | None]:
+    """(style files for output planning, whether STYLE is a folder, the --style list to mix or None)."""
+    if (args.style is None) == (args.styles is None):
+        raise WaestyleError("give one style: a STYLE file or folder, or one or more --style FILE|random")
+    if args.weights is not None and args.styles is None:
+        raise WaestyleError("--weights mixes repeated --style options")
+    if args.styles is None:
+        from waestyle.batch import expand_inputs
+
+        files, folder = expand_inputs(args.style)
+        return files, folder, None
+    for spec in args.styles:
+        if spec != "random" and not Path(spec).is_file():
+            raise WaestyleError(f"{spec}: no such file (--style takes an image file or `random`)")
+    return [None], False, args.styles
+
+
+def _mixed_style(stylizer, specs: list[str], args: argparse.Namespace, max_pixels: int):
+    """The z_s of repeated --style options: images and prior samples mixed by --weights."""
+    from waestyle.images import load_image
+
+    weights = None
+    if args.weights is not None:
+        try:
+            weights = [float(w) for w in args.weights.split(",")]
+        except ValueError as err:
+            raise WaestyleError(f"--weights {args.weights!r}: give numbers separated by commas") from err
+    # The i-th `random` uses seed + i, so two of them are two different styles.
+    styles = [
+        stylizer.random_style(args.seed + i) if spec == "random" else load_image(spec, max_pixels)
+        for i, spec in enumerate(specs)
+    ]
+    return stylizer.mix_styles(styles, weights)
 
 
 def main(argv: list[str] | None = None) -> int:

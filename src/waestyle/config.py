@@ -10,8 +10,10 @@ from waestyle.errors import WaestyleError
 
 # 40 megapixels (e.g. 8000 x 5000): above any camera photo a user would stylise, far below a bomb.
 DEFAULT_MAX_PIXELS = 40_000_000
+# Long side a spatial model processes in one pass by default: about 4x the memory of 1024 px (see benchmarks).
+DEFAULT_MAX_SIDE = 2048
 FEATURE_CHOICES = ("efficientnet-lite0", "vgg19")
-ARCHITECTURES = ("global",)
+ARCHITECTURES = ("global", "spatial")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,10 @@ class ModelConfig:
     base_channels: int = 32
     max_channels: int = 256
     style_hidden: int = 256
+    # spatial arch: z_c has one vector per content_stride x content_stride block of pixels
+    content_stride: int = 8
+    # trained with nested dropout, so any prefix of z_c's channels is a usable smaller content code
+    nested_content: bool = False
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
@@ -37,13 +43,18 @@ class ModelConfig:
         size = self.image_size
         if size < 16 or size > 512 or size & (size - 1):
             raise WaestyleError(f"--image-size must be a power of two from 16 to 512, got {size}")
+        stride = self.content_stride
+        if self.arch == "spatial" and (stride < 2 or stride & (stride - 1) or stride > size // 4):
+            raise WaestyleError(f"--content-stride must be a power of two from 2 to image size / 4, got {stride}")
         for name in ("content_dim", "style_dim", "base_channels", "max_channels", "style_hidden"):
             if getattr(self, name) < 1:
                 raise WaestyleError(f"{name} must be positive, got {getattr(self, name)}")
 
     @property
     def num_resolutions(self) -> int:
-        """Stride-2 stages between the image and the 4x4 bottleneck."""
+        """Stride-2 stages between the image and the bottleneck: 4x4 (global) or the content stride (spatial)."""
+        if self.arch == "spatial":
+            return int(math.log2(self.content_stride))
         return int(math.log2(self.image_size)) - 2
 
     def widths(self) -> list[int]:
@@ -74,6 +85,9 @@ class TrainConfig:
     # is about 0.16 relative to our per-pixel mean squared error; 0.1 keeps that balance.
     mmd_weight: float = 0.1
     perceptual_weight: float = 0.0
+    # style consistency: decode (z_c of A, z_s of B) and pull its Grams to B's, its deep features to A's
+    style_loss_weight: float = 0.0
+    content_loss_weight: float = 0.0
     seed: int = 0
     checkpoint_every: int = 500
     sample_every: int = 500
@@ -88,7 +102,8 @@ class TrainConfig:
         for name in ("steps", "checkpoint_every", "sample_every", "log_every"):
             if getattr(self, name) < 1:
                 raise WaestyleError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.lr <= 0 or self.mmd_weight < 0 or self.perceptual_weight < 0:
+        weights = (self.mmd_weight, self.perceptual_weight, self.style_loss_weight, self.content_loss_weight)
+        if self.lr <= 0 or min(weights) < 0:
             raise WaestyleError("--lr must be positive and loss weights not negative")
 
     @classmethod

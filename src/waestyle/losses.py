@@ -3,6 +3,8 @@
 import torch
 import torch.nn.functional as F
 
+from waestyle.features import gram
+
 # Kernel bandwidths, as multiples of C = 2 * dim * prior variance (Tolstikhin et al., 2018, sec. 4).
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -39,3 +41,35 @@ def feature_loss(output_maps: dict[str, torch.Tensor], target_maps: dict[str, to
     """Mean squared distance of deep feature maps (the perceptual / content term), averaged over layers."""
     losses = [F.mse_loss(output_maps[name], target_maps[name]) for name in target_maps]
     return torch.stack(losses).mean()
+
+
+def style_distance(
+    output_maps: dict[str, torch.Tensor], target_maps: dict[str, torch.Tensor], layers: tuple[str, ...]
+) -> torch.Tensor:
+    """Relative Gram distance ||G(out) - G(target)||² / ||G(target)||², averaged over layers and images.
+
+    Relative, so each layer counts equally whatever its scale and the value reads the same in the
+    loss and in evaluation reports: 0 is the target's style, 1 is as far as an all-zero Gram matrix.
+    """
+    per_layer = []
+    for name in layers:
+        out, target = gram(output_maps[name]).flatten(1), gram(target_maps[name]).flatten(1)
+        per_layer.append((out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8))
+    return torch.stack(per_layer).mean()
+
+
+def content_distance(output_map: torch.Tensor, target_map: torch.Tensor) -> torch.Tensor:
+    """Relative squared distance of deep feature maps, ||F(out) - F(target)||² / ||F(target)||², per image."""
+    out, target = output_map.flatten(1), target_map.flatten(1)
+    return ((out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8)).mean()
+
+
+def latent_samples(z: torch.Tensor, max_samples: int, generator: torch.Generator) -> torch.Tensor:
+    """(N, D) samples for the MMD: a vector latent as is; a spatial map's position vectors, a random
+    subset of at most `max_samples` of them (the MMD costs N², and neighbours are alike anyway)."""
+    if z.dim() == 2:
+        return z
+    samples = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+    if len(samples) > max_samples:
+        samples = samples[torch.randperm(len(samples), generator=generator)[:max_samples].to(z.device)]
+    return samples

@@ -1,10 +1,14 @@
-"""The research architecture: content encoder, Gram-matrix style encoder, decoder ("global" latents).
+"""The WAE style model: a content encoder, a Gram-matrix style encoder and a decoder.
 
-image ──ContentEncoder──► z_c ─┐
-image ──frozen CNN──► Gram matrices ──StyleEncoder──► z_s ─┴─► Decoder ──► image
+image ──content encoder──► z_c ─┐
+image ──frozen CNN──► Gram matrices ──StyleEncoder──► z_s ─┴─► decoder ──► image
 Transfer decodes z_c of one image with z_s of another. Both latents are pushed towards N(0, I)
 by the WAE-MMD penalty (see losses.py), which is what makes them interpolable and samplable.
+The content encoder and decoder come from the architecture the config names: `global`
+(global_arch.py, the research model) or `spatial` (spatial_arch.py, any image size).
 """
+
+import math
 
 import torch
 from torch import nn
@@ -12,27 +16,10 @@ from torch import nn
 from waestyle.config import ModelConfig
 from waestyle.errors import WaestyleError
 from waestyle.features import FeatureNetwork, gram
+from waestyle.global_arch import ContentEncoder, Decoder
+from waestyle.spatial_arch import SpatialContentEncoder, StyleDecoder
 
-
-def _norm(channels: int) -> nn.GroupNorm:
-    # Group norm, not batch norm: behaves the same for a batch of one at transfer time.
-    return nn.GroupNorm(min(8, channels), channels)
-
-
-class ContentEncoder(nn.Module):
-    """Strided convolutions down to 4x4, then a linear map to the content latent z_c."""
-
-    def __init__(self, config: ModelConfig):
-        super().__init__()
-        layers, c_in = [], 3
-        for width in config.widths():
-            layers += [nn.Conv2d(c_in, width, 4, stride=2, padding=1), _norm(width), nn.LeakyReLU(0.2)]
-            c_in = width
-        self.convs = nn.Sequential(*layers)
-        self.to_latent = nn.Linear(c_in * 16, config.content_dim)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.to_latent(self.convs(images).flatten(1))
+ARCHITECTURES = {"global": (ContentEncoder, Decoder), "spatial": (SpatialContentEncoder, StyleDecoder)}
 
 
 class StyleEncoder(nn.Module):
@@ -62,31 +49,6 @@ class StyleEncoder(nn.Module):
         return self.mlp(torch.cat(parts, dim=1))
 
 
-class Decoder(nn.Module):
-    """(z_c, z_s) -> 4x4 map -> nearest-neighbour upsampling + convolutions -> image in [0, 1]."""
-
-    def __init__(self, config: ModelConfig):
-        super().__init__()
-        widths = config.widths()[::-1]
-        self.bottleneck = widths[0]
-        self.from_latent = nn.Linear(config.content_dim + config.style_dim, widths[0] * 16)
-        layers, c_in = [], widths[0]
-        for width in widths[1:] + [config.base_channels]:
-            layers += [
-                nn.Upsample(scale_factor=2, mode="nearest"),
-                nn.Conv2d(c_in, width, 3, padding=1),
-                _norm(width),
-                nn.LeakyReLU(0.2),
-            ]
-            c_in = width
-        self.convs = nn.Sequential(*layers)
-        self.to_rgb = nn.Conv2d(c_in, 3, 3, padding=1)
-
-    def forward(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
-        h = self.from_latent(torch.cat([z_content, z_style], dim=1)).view(-1, self.bottleneck, 4, 4)
-        return torch.sigmoid(self.to_rgb(self.convs(h)))
-
-
 class WAEStyleModel(nn.Module):
     """The whole model; the frozen feature network is held but never saved with the weights."""
 
@@ -96,15 +58,22 @@ class WAEStyleModel(nn.Module):
             raise WaestyleError(f"model expects features {config.features!r}, got {feature_net.name!r}")
         self.config = config
         self.feature_net = feature_net
-        self.content_encoder = ContentEncoder(config)
+        encoder, decoder = ARCHITECTURES[config.arch]
+        self.content_encoder = encoder(config)
         self.style_encoder = StyleEncoder(config, feature_net)
-        self.decoder = Decoder(config)
+        self.decoder = decoder(config)
 
     def encode_content(self, images: torch.Tensor) -> torch.Tensor:
+        """z_c: (B, content_dim) for `global`, (B, content_dim, H/s, W/s) for `spatial`."""
         return self.content_encoder(images)
 
+    def style_features(self, images: torch.Tensor, extra: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+        """Frozen-CNN maps of the style layers (plus `extra` layers), without gradients."""
+        with torch.no_grad():
+            return self.feature_net(images, self.feature_net.style_layers + extra)
+
     def encode_style(self, images: torch.Tensor) -> torch.Tensor:
-        return self.style_encoder(self.feature_net(images, self.feature_net.style_layers))
+        return self.style_encoder(self.style_features(images))
 
     def decode(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
         return self.decoder(z_content, z_style)
@@ -120,3 +89,24 @@ class WAEStyleModel(nn.Module):
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for name, p in self.named_parameters() if not name.startswith("feature_net.")]
+
+
+def keep_content_channels(z_content: torch.Tensor, keep: int | torch.Tensor) -> torch.Tensor:
+    """Zero all but the first `keep` channels of z_c (an int, or one count per image).
+
+    Zero is the prior's mean, so a dropped channel reads as "no information", the same signal
+    nested-dropout training used; works for vector and spatial latents alike.
+    """
+    keep = torch.as_tensor(keep, device=z_content.device).reshape(-1, 1)
+    mask = torch.arange(z_content.shape[1], device=z_content.device)[None] < keep
+    return z_content * mask.reshape(mask.shape + (1,) * (z_content.dim() - 2)).to(z_content.dtype)
+
+
+def sample_content_sizes(batch: int, dim: int, generator: torch.Generator, full_fraction: float = 0.5) -> torch.Tensor:
+    """Nested-dropout prefix lengths, one per image: the full size for `full_fraction` of the batch
+    (so the default transfer loses nothing), the rest log-uniform in [1, dim] (each octave 32..512
+    of the research gets the same share of training)."""
+    u = torch.rand(batch, generator=generator)
+    log_sizes = torch.rand(batch, generator=generator) * math.log(dim + 1)
+    sizes = torch.exp(log_sizes).floor().clamp(1, dim).long()
+    return torch.where(u < full_fraction, torch.full_like(sizes, dim), sizes)

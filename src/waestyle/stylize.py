@@ -1,12 +1,21 @@
 """Stylizer: load a model once, then transfer styles and reconstruct images with single forward passes.
 
-The model works at its training resolution S (config `image_size`). A content image is resized
-(squashed) to S x S for the content encoder, so the whole picture is kept; the decoded square is
-then resized back to the content's aspect ratio, by default with its long side S (`long_side`
-asks for another size, upsampled). A style image is resized and centre-cropped to S x S, as in
-training, so its Gram statistics are read at the scale the style encoder learned.
+Resolution. A `global` model works at its training size S (config `image_size`): a content image is
+squashed to S x S, so the whole picture is kept, and the decoded square is resized back to the
+content's aspect ratio, by default with its long side S. A `spatial` model is fully convolutional:
+the content is processed at its own size (padded to a multiple of the content stride, cropped back)
+and the output has the content's size, up to `max_side` on the long side (larger images are
+processed at `max_side` and the result resized up, to bound memory). `long_side` asks for another
+output size. A style image is resized and centre-cropped to S x S, as in training, so its Gram
+statistics are read at the scale the style encoder learned.
+
+Controls (all optional, all cheap: they act on latents, not pixels):
+`strength` moves z_s from the content's own style (0) to the style image's (1);
+`content_dim` keeps only the first k channels of z_c (models trained with nested content);
+`keep_colors` keeps the content's colours, taking only the stylised luminance.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -14,12 +23,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from waestyle.checkpoint import load_model
-from waestyle.config import ModelConfig
+from waestyle.colors import preserve_colors
+from waestyle.config import DEFAULT_MAX_SIDE, ModelConfig
 from waestyle.devices import resolve_device
 from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.images import pil_to_tensor, resize_center_crop, tensor_to_pil
-from waestyle.model import WAEStyleModel
+from waestyle.model import WAEStyleModel, keep_content_channels
 
 ImageLike = Image.Image | torch.Tensor
 
@@ -31,16 +41,33 @@ def output_size(content_size: tuple[int, int], long_side: int) -> tuple[int, int
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def square_crop(batch: torch.Tensor, size: int) -> torch.Tensor:
+    """The central square of a (B, 3, H, W) batch, resized to size x size (the tensor resize_center_crop)."""
+    h, w = batch.shape[-2:]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = batch[..., top : top + side, left : left + side]
+    if side != size:
+        square = F.interpolate(square, size=(size, size), mode="bicubic", align_corners=False, antialias=side > size)
+    return square.clamp(0, 1)
+
+
 class Stylizer:
     """A loaded model ready for inference. Methods take PIL images, or (B, 3, H, W) tensors in [0, 1]."""
 
-    def __init__(self, model: WAEStyleModel, device: torch.device | str = "cpu"):
+    def __init__(self, model: WAEStyleModel, device: torch.device | str = "cpu", *, max_side: int = DEFAULT_MAX_SIDE):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.max_side = max_side
 
     @classmethod
     def load(
-        cls, model_dir: str | Path, *, device: str = "cpu", vgg19_weights: str | Path | None = None
+        cls,
+        model_dir: str | Path,
+        *,
+        device: str = "cpu",
+        vgg19_weights: str | Path | None = None,
+        max_side: int = DEFAULT_MAX_SIDE,
     ) -> "Stylizer":
         """Read a model folder (config.json + model.safetensors) written by `waestyle train`."""
         config, weights = load_model(model_dir)
@@ -56,7 +83,7 @@ class Stylizer:
             raise WaestyleError(
                 f"{model_dir}: weights do not match config.json ({'extra' if unexpected else 'missing'} {name})"
             )
-        return cls(model, resolve_device(device))
+        return cls(model, resolve_device(device), max_side=max_side)
 
     @property
     def config(self) -> ModelConfig:
@@ -66,32 +93,72 @@ class Stylizer:
     def image_size(self) -> int:
         return self.config.image_size
 
+    @property
+    def spatial(self) -> bool:
+        return self.config.arch == "spatial"
+
     # -- preparing inputs ------------------------------------------------------------------------
     def to_batch(self, images: ImageLike, *, crop: bool) -> torch.Tensor:
-        """A (B, 3, S, S) batch on the model's device from a PIL image or an image tensor."""
+        """A (B, 3, S, S) batch on the model's device: centre-cropped (`crop`, for styles) or squashed."""
         size = self.image_size
         if isinstance(images, Image.Image):
             image = resize_center_crop(images, size) if crop else images.resize((size, size), Image.Resampling.BICUBIC)
-            batch = pil_to_tensor(image)[None]
-        elif torch.is_tensor(images):
-            batch = images[None] if images.dim() == 3 else images
-            if batch.dim() != 4 or batch.shape[1] != 3:
-                raise WaestyleError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
-            if batch.shape[-2:] != (size, size):
-                batch = F.interpolate(batch.float(), size=(size, size), mode="bicubic", align_corners=False)
-        else:
+            return pil_to_tensor(image)[None].to(self.device)
+        batch = self._tensor_batch(images)
+        if crop:
+            return square_crop(batch, size)
+        if batch.shape[-2:] != (size, size):
+            batch = F.interpolate(batch, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
+        return batch
+
+    def _tensor_batch(self, images: object) -> torch.Tensor:
+        if not torch.is_tensor(images):
             raise WaestyleError(f"expected a PIL image or a tensor, got {type(images).__name__}")
+        batch = images[None] if images.dim() == 3 else images
+        if batch.dim() != 4 or batch.shape[1] != 3:
+            raise WaestyleError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
         return batch.to(self.device, torch.float32).clamp(0, 1)
+
+    def _work_batch(self, image: Image.Image, long_side: int | None) -> torch.Tensor:
+        """A content image at the size the model processes it (see the module docstring)."""
+        if not self.spatial:
+            return self.to_batch(image, crop=False)
+        size = output_size(image.size, min(long_side or max(image.size), self.max_side))
+        if size != image.size:
+            image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        return pil_to_tensor(image)[None].to(self.device)
 
     # -- latents --------------------------------------------------------------------------------------
     @torch.no_grad()
     def content_latent(self, images: ImageLike) -> torch.Tensor:
-        return self.model.encode_content(self.to_batch(images, crop=False))
+        """z_c: a vector per image (global), or a map of the image padded to a multiple of the stride (spatial)."""
+        if isinstance(images, Image.Image):
+            batch = self._work_batch(images, None)
+        else:
+            batch = self._tensor_batch(images) if self.spatial else self.to_batch(images, crop=False)
+        return self.model.encode_content(self._pad(batch))
 
     @torch.no_grad()
     def style_latent(self, images: ImageLike) -> torch.Tensor:
         """z_s of a style image; compute it once and pass it to `transfer` for many contents."""
         return self.model.encode_style(self.to_batch(images, crop=True))
+
+    def mix_styles(self, styles: Sequence[ImageLike], weights: Sequence[float] | None = None) -> torch.Tensor:
+        """One z_s mixing several styles (images or latents) with `weights`, scaled to sum to 1."""
+        if not styles:
+            raise WaestyleError("mix_styles needs at least one style")
+        weights = [1.0] * len(styles) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(styles):
+            raise WaestyleError(f"{len(styles)} styles but {len(weights)} weights")
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise WaestyleError("style weights must be non-negative and not all zero")
+        latents = [s.to(self.device) if _is_latent(s) else self.style_latent(s) for s in styles]
+        return sum(w / sum(weights) * z for w, z in zip(weights, latents, strict=True))
+
+    def random_style(self, seed: int) -> torch.Tensor:
+        """A new style drawn from the prior N(0, I): WAE training makes z_s follow it, so samples decode sensibly."""
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randn(1, self.config.style_dim, generator=generator).to(self.device)
 
     @torch.no_grad()
     def decode(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
@@ -101,30 +168,104 @@ class Stylizer:
 
     # -- the user-facing operations ----------------------------------------------------------------
     def transfer(
-        self, content: ImageLike, style: ImageLike | torch.Tensor, *, long_side: int | None = None
+        self,
+        content: ImageLike,
+        style: ImageLike | torch.Tensor | None,
+        *,
+        strength: float = 1.0,
+        content_dim: int | None = None,
+        keep_colors: bool = False,
+        long_side: int | None = None,
     ) -> ImageLike:
-        """`content` in the style of `style` (an image, or a style latent from `style_latent`).
+        """`content` in the style of `style` (an image, or a latent from `style_latent`, `mix_styles`,
+        `random_style`; None means the content's own style).
 
-        A PIL content gives a PIL image at the content's aspect ratio; a tensor batch gives a
-        (B, 3, S, S) tensor. A single style (or latent) applies to every image of the batch.
+        A PIL content gives a PIL image (size: see the module docstring); a tensor batch gives a
+        tensor, (B, 3, S, S) for a global model and (B, 3, H, W) for a spatial one. A single style
+        applies to every image of the batch.
         """
-        z_style = style if _is_latent(style) else self.style_latent(style)
-        output = self.decode(self.content_latent(content), z_style)
-        return self._finish(content, output, long_side)
+        z_style = None if style is None else (style if _is_latent(style) else self.style_latent(style))
+        controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors}
+        if isinstance(content, Image.Image):
+            return self.transfer_images([content], z_style, long_side=long_side, **controls)[0]
+        batch = self._tensor_batch(content)
+        work = batch if self.spatial else self.to_batch(batch, crop=False)
+        out = self._stylise(work, square_crop(batch, self.image_size), z_style, strength, content_dim)
+        return (preserve_colors(out, work) if keep_colors else out).cpu()
 
-    def reconstruct(self, image: ImageLike, *, long_side: int | None = None) -> ImageLike:
+    def reconstruct(self, image: ImageLike, *, content_dim: int | None = None, long_side: int | None = None):
         """The model's reconstruction of `image` from its own content and style latents."""
-        return self._finish(image, self.decode(self.content_latent(image), self.style_latent(image)), long_side)
+        return self.transfer(image, None, content_dim=content_dim, long_side=long_side)
 
-    def _finish(self, content: ImageLike, output: torch.Tensor, long_side: int | None) -> ImageLike:
-        if not isinstance(content, Image.Image):
-            return output.cpu()
-        return to_content_shape(tensor_to_pil(output[0]), content.size, long_side or self.image_size)
+    def transfer_images(
+        self,
+        contents: Sequence[Image.Image],
+        z_style: torch.Tensor | None,
+        *,
+        strength: float = 1.0,
+        content_dim: int | None = None,
+        keep_colors: bool = False,
+        long_side: int | None = None,
+        batch_size: int = 16,
+    ) -> list[Image.Image]:
+        """Many PIL contents with one style latent (None: each its own), batched where sizes allow."""
+        step = 1 if self.spatial else batch_size  # spatial inputs keep their own sizes: one per pass
+        results = []
+        for start in range(0, len(contents), step):
+            chunk = contents[start : start + step]
+            work = torch.cat([self._work_batch(image, long_side) for image in chunk])
+            own = torch.cat([self.to_batch(image, crop=True) for image in chunk])
+            decoded = self._stylise(work, own, z_style, strength, content_dim)
+            for image, tensor in zip(chunk, decoded, strict=True):
+                default = max(image.size) if self.spatial else self.image_size
+                size = output_size(image.size, long_side or default)
+                out = tensor_to_pil(tensor)
+                out = out if out.size == size else out.resize(size, Image.Resampling.BICUBIC)
+                if keep_colors:
+                    colours = pil_to_tensor(image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))
+                    out = tensor_to_pil(preserve_colors(pil_to_tensor(out), colours))
+                results.append(out)
+        return results
 
+    @torch.no_grad()
+    def _stylise(
+        self,
+        work: torch.Tensor,
+        own: torch.Tensor,
+        z_style: torch.Tensor | None,
+        strength: float,
+        content_dim: int | None,
+    ) -> torch.Tensor:
+        """Decode `work` (contents at processing size) with z_style; `own` are their style crops."""
+        z_content = self._keep(self.model.encode_content(self._pad(work)), content_dim)
+        if z_style is None or strength != 1.0:
+            z_own = self.model.encode_style(own)
+            z_style = z_own if z_style is None else z_own + strength * (z_style.to(self.device) - z_own)
+        return self.decode(z_content, z_style)[..., : work.shape[-2], : work.shape[-1]]
 
-def to_content_shape(square: Image.Image, content_size: tuple[int, int], long_side: int) -> Image.Image:
-    """Undo the squash: resize the model's square output to the content's aspect ratio."""
-    return square.resize(output_size(content_size, long_side), Image.Resampling.BICUBIC)
+    def _pad(self, batch: torch.Tensor) -> torch.Tensor:
+        """Spatial models need sides that are multiples of the stride (and two strides at least)."""
+        if not self.spatial:
+            return batch
+        stride = self.config.content_stride
+        h, w = batch.shape[-2:]
+        new_h, new_w = (max(2 * stride, -(-side // stride) * stride) for side in (h, w))
+        if (new_h, new_w) == (h, w):
+            return batch
+        return F.pad(batch, (0, new_w - w, 0, new_h - h), mode="replicate")
+
+    def _keep(self, z_content: torch.Tensor, content_dim: int | None) -> torch.Tensor:
+        full = self.config.content_dim
+        if content_dim is None or content_dim == full:
+            return z_content
+        if not 1 <= content_dim <= full:
+            raise WaestyleError(f"--content-dim must be between 1 and the model's {full}, got {content_dim}")
+        if not self.config.nested_content:
+            raise WaestyleError(
+                "this model was trained without --nested-content, so it cannot drop content channels; "
+                "train with --nested-content to choose --content-dim at transfer time"
+            )
+        return keep_content_channels(z_content, content_dim)
 
 
 def _is_latent(value: object) -> bool:

@@ -29,10 +29,30 @@ from waestyle.devices import resolve_device
 from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.images import make_grid, save_image
-from waestyle.losses import feature_loss, imq_mmd, reconstruction_loss
-from waestyle.model import WAEStyleModel
+from waestyle.losses import (
+    content_distance,
+    feature_loss,
+    imq_mmd,
+    latent_samples,
+    reconstruction_loss,
+    style_distance,
+)
+from waestyle.model import WAEStyleModel, keep_content_channels, sample_content_sizes
 
-LOG_COLUMNS = ("step", "loss", "reconstruction", "mmd_content", "mmd_style", "perceptual", "images_per_s", "elapsed_s")
+LOG_COLUMNS = (
+    "step",
+    "loss",
+    "reconstruction",
+    "mmd_content",
+    "mmd_style",
+    "perceptual",
+    "style",
+    "content",
+    "images_per_s",
+    "elapsed_s",
+)
+# The MMD costs N² in the number of samples; a spatial z_c gives B * positions of them.
+MMD_MAX_SAMPLES = 1024
 
 
 @dataclass
@@ -46,25 +66,47 @@ class TrainResult:
 def training_losses(
     model: WAEStyleModel, images: torch.Tensor, generator: torch.Generator, config: TrainConfig
 ) -> dict[str, torch.Tensor]:
-    """All loss terms of one batch; `loss` is the weighted sum that is minimised."""
-    reconstruction, z_content, z_style = model(images)
-    prior_content = torch.randn(z_content.shape, generator=generator).to(z_content.device)
-    prior_style = torch.randn(z_style.shape, generator=generator).to(z_style.device)
+    """All loss terms of one batch; `loss` is the weighted sum that is minimised.
+
+    Reconstruction + MMD on z_c and z_s always; a deep-feature reconstruction term with
+    `perceptual_weight`; with the style-consistency weights, the batch is also decoded with its
+    styles rolled by one, (z_c of A, z_s of B), and that output is pulled to B's Gram matrices and
+    to A's deep content features. With `nested_content`, each image decodes from a random prefix of z_c.
+    """
+    net, device = model.feature_net, images.device
+    swap = config.style_loss_weight > 0 or config.content_loss_weight > 0
+    maps = model.style_features(images, (net.content_layer,))
+    z_style, z_content = model.style_encoder(maps), model.encode_content(images)
+    z_decode = z_content
+    if model.config.nested_content:
+        sizes = sample_content_sizes(len(images), z_content.shape[1], generator).to(device)
+        z_decode = keep_content_channels(z_content, sizes)
+    reconstruction = model.decode(z_decode, z_style)
+    content_samples = latent_samples(z_content, MMD_MAX_SAMPLES, generator)
+    zero = torch.zeros((), device=device)
     terms = {
         "reconstruction": reconstruction_loss(reconstruction, images),
-        "mmd_content": imq_mmd(z_content, prior_content),
-        "mmd_style": imq_mmd(z_style, prior_style),
-        "perceptual": torch.zeros((), device=images.device),
+        "mmd_content": imq_mmd(content_samples, torch.randn(content_samples.shape, generator=generator).to(device)),
+        "mmd_style": imq_mmd(z_style, torch.randn(z_style.shape, generator=generator).to(device)),
+        "perceptual": zero,
+        "style": zero,
+        "content": zero,
     }
     if config.perceptual_weight > 0:
-        layer = (model.feature_net.content_layer,)
-        with torch.no_grad():
-            target = model.feature_net(images, layer)
-        terms["perceptual"] = feature_loss(model.feature_net(reconstruction, layer), target)
+        layer = net.content_layer
+        terms["perceptual"] = feature_loss(net(reconstruction, (layer,)), {layer: maps[layer]})
+    if swap:
+        swapped = model.decode(z_decode, z_style.roll(1, dims=0))
+        out_maps = net(swapped, net.style_layers + (net.content_layer,))
+        style_targets = {name: maps[name].roll(1, dims=0) for name in net.style_layers}
+        terms["style"] = style_distance(out_maps, style_targets, net.style_layers)
+        terms["content"] = content_distance(out_maps[net.content_layer], maps[net.content_layer])
     terms["loss"] = (
         terms["reconstruction"]
         + config.mmd_weight * (terms["mmd_content"] + terms["mmd_style"])
         + config.perceptual_weight * terms["perceptual"]
+        + config.style_loss_weight * terms["style"]
+        + config.content_loss_weight * terms["content"]
     )
     return terms
 
@@ -75,6 +117,13 @@ def sample_grid(model: WAEStyleModel, images: torch.Tensor):
     reconstruction, z_content, z_style = model(images)
     swapped = model.decode(z_content, z_style.roll(1, dims=0))
     return make_grid([images.cpu(), reconstruction.cpu(), swapped.cpu()])
+
+
+def progress_fields(row: dict, rate: float) -> dict[str, str]:
+    """What the progress bar shows: the loss terms in use and the speed."""
+    shown = {"loss": row["loss"], "rec": row["reconstruction"], "mmd": row["mmd_content"] + row["mmd_style"]}
+    shown.update({name: row[name] for name in ("style", "content") if row[name]})
+    return {**{k: f"{v:.4f}" for k, v in shown.items()}, "img_s": f"{rate:.1f}"}
 
 
 def check_writable(run_dir: Path) -> None:
@@ -209,12 +258,7 @@ def train(
             row.update(step=done, images_per_s=round(rate, 2), elapsed_s=round(time.perf_counter() - started, 2))
             result.history.append(row)
             bar.update(1)
-            bar.set_postfix(
-                loss=f"{row['loss']:.4f}",
-                rec=f"{row['reconstruction']:.4f}",
-                mmd=f"{row['mmd_content'] + row['mmd_style']:.4f}",
-                img_s=f"{rate:.1f}",
-            )
+            bar.set_postfix(progress_fields(row, rate), refresh=False)
             if done % config.log_every == 0 or done == config.steps:
                 log.write(row)
             if done % config.sample_every == 0 or done == config.steps:
