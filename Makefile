@@ -22,6 +22,7 @@ test: install
 
 bench: install
 	$(PY) benchmarks/bench_speed.py
+	$(PY) benchmarks/bench_spatial.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -114,3 +114,57 @@ def test_the_installed_command_runs_without_traceback(tmp_path):
     assert "Traceback" not in result.stderr and result.stderr.startswith("waestyle: error:")
     help_text = subprocess.run([sys.executable, "-m", "waestyle", "--help"], capture_output=True, text=True).stdout
     assert all(command in help_text for command in ("train", "transfer", "reconstruct"))
+
+
+def test_spatial_nested_training_and_every_style_control(tmp_path, capsys, image_dir):
+    run = tmp_path / "spatial"
+    code, _, _ = _run(
+        capsys,
+        "train", "--data", image_dir, "--out", run, "--arch", "spatial", "--image-size", 32, "--content-stride", 4,
+        "--content-dim", 8, "--style-dim", 8, "--nested-content", "--style-loss-weight", 0.1,
+        "--content-loss-weight", 0.05, "--steps", 2, "--batch-size", 4,
+    )  # fmt: skip
+    assert code == 0
+    content = tmp_path / "content.png"
+    Image.new("RGB", (300, 517), "green").save(content)
+    style_a, style_b = image_dir / "img001.jpg", image_dir / "img002.jpg"
+    runs = {
+        "positional": [style_a],
+        "mixed": ["--style", style_a, "--style", style_b, "--weights", "0.7,0.3"],
+        "random": ["--style", "random", "--seed", 3],
+        "controls": [style_a, "--strength", 0.5, "--keep-colors", "--content-dim", 4],
+    }
+    for name, style_args in runs.items():
+        out = tmp_path / f"{name}.png"
+        code, _, err = _run(capsys, "transfer", content, *style_args, "-o", out, "--model", run)
+        assert code == 0, err
+        with Image.open(out) as image:
+            assert image.size == (300, 517)
+    code, _, _ = _run(capsys, "reconstruct", content, "-o", tmp_path / "rec.png", "--model", run, "--size", 100)
+    assert code == 0
+    with Image.open(tmp_path / "rec.png") as image:
+        assert image.size == (58, 100)
+
+
+@pytest.mark.parametrize(
+    ("style_args", "message"),
+    [
+        ([], "give one style"),
+        (["STYLE", "--style", "random"], "give one style"),
+        (["STYLE", "--weights", "1,2"], "--weights mixes repeated --style"),
+        (["--style", "random", "--style", "STYLE", "--weights", "a,b"], "numbers separated by commas"),
+        (["--style", "random", "--style", "STYLE", "--weights", "1"], "2 styles but 1 weights"),
+        (["--style", "missing.jpg"], "no such file"),
+        (["STYLE", "--content-dim", "4"], "without --nested-content"),
+    ],
+)
+def test_bad_style_options_give_one_line(tmp_path, capsys, tiny_model, image_dir, style_args, message):
+    style = str(image_dir / "img001.jpg")
+    args = [style if a == "STYLE" else a for a in style_args]
+    code, _, err = _run(
+        capsys, "transfer", image_dir / "img000.jpg", *args, "-o", tmp_path / "o.png", "--model", tiny_model
+    )
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0]
+    assert not (tmp_path / "o.png").exists()

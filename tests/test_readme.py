@@ -5,6 +5,8 @@ import shlex
 import shutil
 from pathlib import Path
 
+from PIL import Image
+
 from waestyle.cli import main
 
 from .conftest import write_images
@@ -31,6 +33,10 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
         assert main(argv[1:]) == 0, command
     assert Path("out.png").is_file() and Path("photo-rec.png").is_file()
     assert len(list(Path("out").iterdir())) == 16
+    with Image.open("photo.jpg") as photo:
+        for name in ("styled", "less-content", "half", "mixed", "random"):
+            with Image.open(f"photo-{name}.png") as out:
+                assert out.size == photo.size  # the spatial model answers at the photo's own size
 
 
 def test_readme_python_example_runs(tmp_path, monkeypatch, tiny_model, image_dir):

@@ -102,11 +102,17 @@ def keep_content_channels(z_content: torch.Tensor, keep: int | torch.Tensor) -> 
     return z_content * mask.reshape(mask.shape + (1,) * (z_content.dim() - 2)).to(z_content.dtype)
 
 
-def sample_content_sizes(batch: int, dim: int, generator: torch.Generator, full_fraction: float = 0.5) -> torch.Tensor:
-    """Nested-dropout prefix lengths, one per image: the full size for `full_fraction` of the batch
-    (so the default transfer loses nothing), the rest log-uniform in [1, dim] (each octave 32..512
-    of the research gets the same share of training)."""
-    u = torch.rand(batch, generator=generator)
-    log_sizes = torch.rand(batch, generator=generator) * math.log(dim + 1)
-    sizes = torch.exp(log_sizes).floor().clamp(1, dim).long()
-    return torch.where(u < full_fraction, torch.full_like(sizes, dim), sizes)
+def sample_content_sizes(batch: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """Nested-dropout prefix lengths, one per image.
+
+    Each image picks an octave [2^j, 2^(j+1)) with j uniform, so every octave of content sizes gets
+    the same share (the research compared 512/256/128/64/32); the top octave is the full z_c, so the
+    default transfer is trained as often as any size. Half take the octave's lower edge exactly, so
+    those sizes are trained as such, and half a point anywhere in it, so is every k between.
+    (Extra full-size samples made the order of small sizes less reliable in our checks.)
+    """
+    octaves = int(math.log2(dim)) + 1
+    low = 2 ** torch.randint(0, octaves, (batch,), generator=generator)
+    inside = (low * 2 ** torch.rand(batch, generator=generator)).floor().long()
+    edge = torch.rand(batch, generator=generator) < 0.5
+    return torch.where(edge, low, inside).clamp(1, dim)

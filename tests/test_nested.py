@@ -1,0 +1,67 @@
+"""One model for every content size: with nested dropout, fewer z_c channels means less content."""
+
+import pytest
+import torch
+
+from waestyle.config import ModelConfig, TrainConfig
+from waestyle.evaluate import square_batch
+from waestyle.model import keep_content_channels, sample_content_sizes
+from waestyle.samples import photo_crops, procedural_style
+from waestyle.stylize import Stylizer
+from waestyle.train import train
+
+from .conftest import write_images
+
+SIZES = (16, 8, 4, 2, 1)  # the research's 512 / 256 / 128 / 64 / 32, scaled to a model small enough to train here
+
+
+@pytest.fixture(scope="module")
+def nested_model(tmp_path_factory):
+    """A slim global model trained 300 steps (~20 s on 2 cores): enough for the channel order to show."""
+    folder = tmp_path_factory.mktemp("nested")
+    write_images(folder / "data", 48)
+    config = ModelConfig(
+        image_size=32, content_dim=16, style_dim=8, nested_content=True, base_channels=16, max_channels=64
+    )
+    train_config = TrainConfig(
+        data=[str(folder / "data")], steps=300, batch_size=16, lr=2e-3, checkpoint_every=300, sample_every=300
+    )
+    train(config, train_config, folder / "run", progress=False)
+    return Stylizer.load(folder / "run")
+
+
+def test_fewer_content_channels_move_outputs_away_from_the_content(nested_model):
+    contents = square_batch(photo_crops(16, seed=5), 32)
+    styles = square_batch([procedural_style(seed) for seed in range(4)], 32)
+
+    def reconstruction_distance(k):
+        return (nested_model.reconstruct(contents, content_dim=k) - contents).pow(2).mean().item()
+
+    def transfer_distance(k):
+        outputs = [nested_model.transfer(contents, style[None], content_dim=k) for style in styles]
+        return torch.stack([(out - contents).pow(2).mean() for out in outputs]).mean().item()
+
+    transfers = [transfer_distance(k) for k in SIZES]
+    assert transfers == sorted(transfers) and transfers[0] < transfers[-1], transfers
+    # Reconstructions too lose content, though at this size neighbouring k can be within noise.
+    assert reconstruction_distance(SIZES[0]) < reconstruction_distance(SIZES[-1])
+
+
+def test_keep_content_channels_zeroes_the_tail_for_vectors_and_maps():
+    vector = torch.ones(2, 6)
+    assert keep_content_channels(vector, 4).sum(1).tolist() == [4.0, 4.0]
+    assert keep_content_channels(vector, torch.tensor([1, 6])).sum(1).tolist() == [1.0, 6.0]
+    spatial = torch.ones(2, 6, 3, 3)
+    kept = keep_content_channels(spatial, torch.tensor([2, 5]))
+    assert kept[0, :2].eq(1).all() and kept[0, 2:].eq(0).all() and kept[1, :5].eq(1).all()
+
+
+def test_content_sizes_give_every_octave_an_equal_share():
+    sizes = sample_content_sizes(10_000, 512, torch.Generator().manual_seed(0))
+    assert sizes.min() >= 1 and sizes.max() == 512
+    for low in (1, 2, 32, 128, 256):
+        share = ((sizes >= low) & (sizes < 2 * low)).float().mean()
+        assert 0.08 < share < 0.12  # 1/10 each: ten octaves from 1 to 512
+        if low >= 32:  # the research's sizes themselves get half of their octave
+            assert 0.04 < (sizes == low).float().mean() < 0.06
+    assert 0.08 < (sizes == 512).float().mean() < 0.12

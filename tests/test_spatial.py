@@ -1,0 +1,78 @@
+"""The spatial architecture: fully convolutional, any image size in one pass, MMD over positions."""
+
+import csv
+
+import pytest
+import torch
+from PIL import Image
+
+from waestyle.config import ModelConfig
+from waestyle.errors import WaestyleError
+from waestyle.features import load_feature_network
+from waestyle.losses import latent_samples
+from waestyle.model import WAEStyleModel
+from waestyle.stylize import Stylizer
+
+
+def test_spatial_transfer_keeps_an_odd_input_size(spatial_model):
+    stylizer = Stylizer.load(spatial_model)
+    content = Image.new("RGB", (300, 517), "green")
+    out = stylizer.transfer(content, Image.new("RGB", (90, 40), "purple"))
+    assert isinstance(out, Image.Image) and out.size == (300, 517)
+    assert stylizer.reconstruct(content).size == (300, 517)
+    assert stylizer.transfer(content, content, long_side=100).size == (58, 100)
+
+
+def test_spatial_tensors_keep_their_size_and_tiny_images_work(spatial_model):
+    stylizer = Stylizer.load(spatial_model)
+    g = torch.Generator().manual_seed(0)
+    batch = torch.rand(2, 3, 37, 61, generator=g)
+    z_style = stylizer.style_latent(torch.rand(1, 3, 32, 32, generator=g))
+    out = stylizer.transfer(batch, z_style)
+    assert out.shape == (2, 3, 37, 61) and 0 <= out.min() and out.max() <= 1
+    assert stylizer.transfer(Image.new("RGB", (3, 2), "red"), z_style).size == (3, 2)
+    # z_c is a map: one vector per 4x4 block of the input padded to a multiple of the stride.
+    assert stylizer.content_latent(batch).shape == (2, 8, 10, 16)
+
+
+def test_large_inputs_are_processed_at_max_side_and_returned_at_their_size(spatial_model):
+    stylizer = Stylizer.load(spatial_model, max_side=64)
+    out = stylizer.transfer(Image.new("RGB", (200, 100), "blue"), Image.new("RGB", (32, 32), "red"))
+    assert out.size == (200, 100)
+
+
+def test_the_spatial_model_is_translation_equivariant_away_from_borders():
+    # No normalisation in the encoder: a code depends only on nearby pixels, as for training crops.
+    torch.manual_seed(0)
+    config = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=4, content_stride=4)
+    model = WAEStyleModel(config, load_feature_network("efficientnet-lite0")).eval()
+    image = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        whole = model.encode_content(image)
+        part = model.encode_content(image[..., 16:48, 16:48])
+    assert torch.allclose(whole[..., 6:10, 6:10], part[..., 2:6, 2:6], atol=1e-5)
+
+
+def test_mmd_samples_of_a_spatial_latent_are_its_position_vectors():
+    z = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    samples = latent_samples(z, 1000, torch.Generator())
+    assert samples.shape == (40, 3)
+    assert torch.equal(samples[0], z[0, :, 0, 0])
+    assert latent_samples(z, 16, torch.Generator()).shape == (16, 3)
+    vector = torch.randn(8, 3)
+    assert latent_samples(vector, 4, torch.Generator()) is vector
+
+
+def test_style_consistency_terms_are_logged(spatial_model):
+    with (spatial_model / "log.csv").open() as handle:
+        row = list(csv.DictReader(handle))[-1]
+    assert float(row["style"]) > 0 and float(row["content"]) > 0
+
+
+def test_bad_spatial_settings_are_refused():
+    with pytest.raises(WaestyleError, match="content-stride"):
+        ModelConfig(arch="spatial", image_size=32, content_stride=16)
+    with pytest.raises(WaestyleError, match="content-stride"):
+        ModelConfig(arch="spatial", content_stride=6)
+    with pytest.raises(WaestyleError, match="unknown architecture"):
+        ModelConfig(arch="pixel")
