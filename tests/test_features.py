@@ -15,14 +15,16 @@ from waestyle.features.vgg import VGG19, VGG19_FILE, find_vgg19_weights, load_vg
 EGYPTIAN_CAT, TABBY, TIGER_CAT = 285, 281, 282
 
 
-def test_lite0_classifies_a_cat_photo_as_a_cat():
-    net = load_feature_network("efficientnet-lite0")
+@pytest.mark.parametrize(("name", "size"), [("efficientnet-lite0", 224), ("efficientnet-lite2", 260)])
+def test_lite_networks_classify_a_cat_photo_as_a_cat(name, size):
+    net = load_feature_network(name)
+    assert net.name == name
     image = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1)[None].float() / 255
-    image = F.interpolate(image, size=(224, 224), mode="bilinear", antialias=True, align_corners=False)
+    image = F.interpolate(image, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     with torch.no_grad():
         probabilities = net.classify(image).softmax(-1)[0]
     assert probabilities.argmax().item() == EGYPTIAN_CAT
-    assert probabilities[[EGYPTIAN_CAT, TABBY, TIGER_CAT]].sum() > 0.9
+    assert probabilities[[EGYPTIAN_CAT, TABBY, TIGER_CAT]].sum() > 0.8  # Lite0: 0.9+, Lite2: 0.85
 
 
 def test_lite0_style_layers_and_frozen():

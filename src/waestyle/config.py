@@ -12,7 +12,7 @@ from waestyle.errors import WaestyleError
 DEFAULT_MAX_PIXELS = 40_000_000
 # Long side a spatial model processes in one pass by default: about 4x the memory of 1024 px (see benchmarks).
 DEFAULT_MAX_SIDE = 2048
-FEATURE_CHOICES = ("efficientnet-lite0", "vgg19")
+FEATURE_CHOICES = ("efficientnet-lite0", "efficientnet-lite2", "vgg19")
 ARCHITECTURES = ("global", "spatial")
 
 

