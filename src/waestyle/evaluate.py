@@ -1,17 +1,24 @@
-"""Numbers for how well a model transfers: style and content distances of its outputs.
+"""Numbers for how well models transfer and reconstruct.
 
-Measured in the model's own frozen feature network with the same relative distances the
-style-consistency loss uses (losses.style_distance, losses.content_distance), on square images
-at the model's training size so the Gram statistics of output and style are at one scale.
+`transfer_distances` / `reconstruction_error`: quick checks in the model's own feature network
+(used by benchmarks/style_consistency.py). `run_evaluation`: the full comparison behind
+`waestyle evaluate`: every method (methods.py) on every (content, style) pair of square images, with
+PSNR / SSIM of reconstructions, and style, content and colour distances of transfers measured in a
+judge network the models were not trained with (metrics.py).
 """
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from PIL import Image
+from tqdm import tqdm
 
+from waestyle.features import FeatureNetwork
 from waestyle.images import pil_to_tensor, resize_center_crop
 from waestyle.losses import content_distance, style_distance
+from waestyle.metrics import colour_distance, judge_distances, psnr, ssim
 from waestyle.stylize import Stylizer
 
 
@@ -52,3 +59,59 @@ def reconstruction_error(stylizer: Stylizer, images: torch.Tensor, **controls) -
     """Pixel mean squared error of reconstructions of a square batch."""
     images = images.to(stylizer.device)
     return (stylizer.reconstruct(images, **controls).to(stylizer.device) - images).pow(2).mean().item()
+
+
+@dataclass
+class Evaluation:
+    """One row per (method, content image) for reconstruction and per (method, pair) for transfer,
+    plus the outputs of the first pairs, for grids."""
+
+    rows: list[dict] = field(default_factory=list)
+    grid_outputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    grid_reconstructions: dict[str, torch.Tensor] = field(default_factory=dict)
+    device: str = "cpu"
+
+
+@torch.no_grad()
+def run_evaluation(
+    methods: Sequence,
+    contents: torch.Tensor,
+    styles: torch.Tensor,
+    content_names: Sequence[str],
+    style_names: Sequence[str],
+    judge: FeatureNetwork,
+    *,
+    grid_pairs: int = 4,
+    progress: bool = True,
+) -> Evaluation:
+    """Every method on every (content, style) pair of two square batches, measured by `judge`."""
+    result = Evaluation(device=str(contents.device))
+    with tqdm(total=len(methods) * (len(styles) + 1), disable=not progress, unit="pass", desc="evaluate") as bar:
+        for method in methods:
+            base = {"method": method.name, "content_dim": method.content_dim}
+            started = time.perf_counter()
+            rebuilt = method.reconstruct(contents)
+            seconds = (time.perf_counter() - started) / len(contents)
+            if rebuilt is not None:
+                result.grid_reconstructions[method.name] = rebuilt[:grid_pairs].cpu()
+                for name, p, s in zip(content_names, psnr(rebuilt, contents), ssim(rebuilt, contents), strict=True):
+                    result.rows.append({**base, "kind": "reconstruction", "content": name, "psnr": p, "ssim": s,
+                                        "seconds_per_image": seconds})  # fmt: skip
+            bar.update(1)
+            firsts = []
+            for style_name, style in zip(style_names, styles, strict=True):
+                started = time.perf_counter()
+                with torch.enable_grad():  # optimisation baselines need gradients; models ignore them
+                    outputs = method.transfer(contents, style[None])
+                seconds = (time.perf_counter() - started) / len(contents)
+                expanded = style[None].expand_as(contents)
+                style_d, content_d = judge_distances(judge, outputs, contents, expanded)
+                colours = colour_distance(outputs, expanded)
+                for i, name in enumerate(content_names):
+                    result.rows.append({**base, "kind": "transfer", "content": name, "style": style_name,
+                                        "style_distance": style_d[i], "content_distance": content_d[i],
+                                        "colour_distance": colours[i], "seconds_per_image": seconds})  # fmt: skip
+                firsts.append(outputs[len(firsts) % len(outputs)])
+                bar.update(1)
+            result.grid_outputs[method.name] = torch.stack(firsts[:grid_pairs]).cpu()
+    return result

