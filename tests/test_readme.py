@@ -20,7 +20,7 @@ def _blocks(language: str) -> list[str]:
 
 def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     commands = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("waestyle ")]
-    assert {c.split()[1] for c in commands} == {"train", "transfer", "reconstruct", "evaluate"}
+    assert {c.split()[1] for c in commands} == {"train", "transfer", "reconstruct", "evaluate", "experiment"}
     for folder in ("photos", "paintings", "contents", "styles"):
         write_images(tmp_path / folder, 4, seed=len(folder))
     for name, source in (("content.jpg", "photos"), ("style.jpg", "paintings"), ("photo.jpg", "contents")):
@@ -35,6 +35,7 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     assert Path("out.png").is_file() and Path("photo-rec.png").is_file()
     assert len(list(Path("out").iterdir())) == 16
     assert "| gatys (optimisation) |" in Path("report/report.md").read_text()
+    assert "| mixed k=32 |" in Path("runs/paper/report/report.md").read_text()
     with Image.open("photo.jpg") as photo:
         for name in ("styled", "less-content", "half", "mixed", "random"):
             with Image.open(f"photo-{name}.png") as out:

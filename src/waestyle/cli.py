@@ -12,6 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from waestyle import __version__
+from waestyle.cli_evaluate import add_evaluate, add_experiment, run_evaluate, run_experiment
 from waestyle.config import (
     ARCHITECTURES,
     DEFAULT_MAX_PIXELS,
@@ -47,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model on folders of images")
-    train.add_argument("--data", action="append", required=True, metavar="DIR", help="image folder (repeat to mix)")
+    train.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="image folder, optionally KIND:DIR with KIND celeba, anime or imagenet (repeat to mix)",
+    )
     train.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="where the model and logs go")
     # Defaults stay None here so that, on --resume, a value the user typed can be told from a default.
     for name, kind, what in (
@@ -117,58 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: 16)")
         sub.add_argument("--overwrite", action="store_true", help="replace existing output files")
         _add_common(sub)
-    _add_evaluate(commands)
+    add_evaluate(commands)
+    add_experiment(commands)
     return parser
-
-
-def _add_evaluate(commands) -> None:
-    sub = commands.add_parser("evaluate", help="compare models (and baselines) with numbers, write a report")
-    sub.add_argument("--model", dest="models", action="append", required=True, type=Path, metavar="RUN_DIR",
-                     help="model folder (repeat to compare); nested models run at each content size")  # fmt: skip
-    sub.add_argument("--content", required=True, type=Path, metavar="DIR", help="folder of content images")
-    sub.add_argument("--style", required=True, type=Path, metavar="DIR", help="folder of style images")
-    sub.add_argument("--out", required=True, type=Path, metavar="REPORT_DIR", help="where report.md and files go")
-    sub.add_argument("--baselines", default="", help="comma-separated: gatys (per-image optimisation)")
-    sub.add_argument("--quick", action="store_true", help="2 contents x 2 styles, 5 Gatys steps: a smoke test")
-    sub.add_argument("--size", type=int, default=None, help="square evaluation size (default: first model's)")
-    sub.add_argument("--content-dims", default=None, help="content sizes for nested models, e.g. 512,256,128,64,32")
-    sub.add_argument("--max-images", type=int, default=8, help="contents and styles used from each folder (default: 8)")
-    sub.add_argument("--judge", default="efficientnet-lite2", choices=["efficientnet-lite2", "vgg19"],
-                     help="network measuring style and content distances (default: efficientnet-lite2)")  # fmt: skip
-    sub.add_argument("--gatys-iterations", type=int, default=100, help="optimisation steps per image (default: 100)")
-    sub.add_argument("--overwrite", action="store_true", help="replace an existing report in REPORT_DIR")
-    sub.add_argument("--device", default=None, help="cpu, cuda or auto (default: cpu)")
-    sub.add_argument("--vgg19-weights", type=Path, default=None, help="torchvision's vgg19-dcbb9e9d.pth")
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    from waestyle.compare import CompareSettings, compare
-
-    if (args.out / "report.md").exists() and not args.overwrite:
-        raise WaestyleError(f"{args.out} already holds a report; pass --overwrite to replace it")
-    try:
-        dims = [int(k) for k in args.content_dims.split(",")] if args.content_dims else None
-    except ValueError as err:
-        raise WaestyleError(f"--content-dims {args.content_dims!r}: give integers separated by commas") from err
-    if args.max_images < 1 or args.gatys_iterations < 1 or (args.size is not None and not 16 <= args.size <= 1024):
-        raise WaestyleError("--max-images and --gatys-iterations must be at least 1, --size from 16 to 1024")
-    settings = CompareSettings(
-        models=args.models,
-        content_dir=args.content,
-        style_dir=args.style,
-        out=args.out,
-        baselines=[b for b in args.baselines.split(",") if b],
-        quick=args.quick,
-        size=args.size,
-        content_dims=dims,
-        max_images=args.max_images,
-        judge=args.judge,
-        gatys_iterations=args.gatys_iterations,
-        device=args.device or "cpu",
-        vgg19_weights=args.vgg19_weights,
-    )
-    print(f"wrote {compare(settings)}")
-    return 0
 
 
 def _add_style_options(sub: argparse.ArgumentParser) -> None:
@@ -298,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(format="waestyle: %(levelname)s: %(message)s", level=logging.WARNING)
     try:
-        runners = {"train": run_train, "evaluate": run_evaluate}
+        runners = {"train": run_train, "evaluate": run_evaluate, "experiment": run_experiment}
         return runners.get(args.command, run_stylize)(args)
     except WaestyleError as err:
         print(f"waestyle: error: {err}", file=sys.stderr)

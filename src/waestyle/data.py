@@ -1,4 +1,11 @@
-"""Training data: image folders, their preprocessing, and a seeded batch order that survives resume."""
+"""Training data: image folders, their preprocessing, and a seeded batch order that survives resume.
+
+A `--data` folder may name its kind, `KIND:DIR`, which picks the preprocessing the research used:
+- `celeba:` an `img_align_celeba` folder: the central 140x140 of each 178x218 aligned face (scaled to
+  other sizes alike), as the WAE paper did, then resized;
+- `anime:` anime-face crops: resized whole (they are near-square faces already);
+- `imagenet:` (or no prefix) any tree of photos: shorter side resized, centre crop.
+"""
 
 import logging
 from collections.abc import Iterator, Sequence
@@ -6,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
 from waestyle.errors import WaestyleError
@@ -18,6 +26,42 @@ from waestyle.images import (
 )
 
 log = logging.getLogger(__name__)
+
+
+DATA_KINDS = ("folder", "celeba", "anime", "imagenet")
+# WAE paper, CelebA: a 140x140 centre crop of the 178-px-wide aligned images.
+CELEBA_CROP = 140 / 178
+
+
+def parse_data_spec(spec: str | Path) -> tuple[str, Path]:
+    """`celeba:DIR` -> ("celeba", DIR); a plain `DIR` -> ("folder", DIR)."""
+    text = str(spec)
+    kind, _, rest = text.partition(":")
+    if rest and kind in DATA_KINDS:
+        return kind, Path(rest)
+    return "folder", Path(text)
+
+
+def prepare(image: Image.Image, kind: str, size: int) -> Image.Image:
+    """The square training image of one source image, per its data kind."""
+    if kind == "celeba":
+        width, height = image.size
+        side = min(round(width * CELEBA_CROP), height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+        return image.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    if kind == "anime":
+        return image.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return resize_center_crop(image, size)
+
+
+def find_sources(specs: Sequence[str | Path]) -> list[tuple[Path, str]]:
+    """(image path, data kind) for every image below every `[KIND:]DIR`."""
+    sources = []
+    for spec in specs:
+        kind, folder = parse_data_spec(spec)
+        sources += [(path, kind) for path in find_images([folder])]
+    return sources
 
 
 def find_images(folders: Sequence[str | Path]) -> list[Path]:
@@ -39,10 +83,17 @@ class ImageFolderDataset(Dataset):
     Skipping rather than stopping matters at scale: one broken JPEG among 400k should not end a run.
     """
 
-    def __init__(self, paths: Sequence[Path], image_size: int, max_pixels: int = DEFAULT_MAX_PIXELS):
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        image_size: int,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        kinds: Sequence[str] | None = None,
+    ):
         if not paths:
             raise WaestyleError("no training images")
         self.paths = list(paths)
+        self.kinds = list(kinds) if kinds is not None else ["folder"] * len(self.paths)
         self.image_size = image_size
         self.max_pixels = max_pixels
         self.bad: set[int] = set()
@@ -61,7 +112,7 @@ class ImageFolderDataset(Dataset):
                 self.bad.add(candidate)
                 log.warning("skipping %s", err)
                 continue
-            return pil_to_tensor(resize_center_crop(image, self.image_size))
+            return pil_to_tensor(prepare(image, self.kinds[candidate], self.image_size))
         raise WaestyleError("none of the training images could be read")
 
 

@@ -24,7 +24,7 @@ from waestyle.checkpoint import (
     save_model,
 )
 from waestyle.config import RESUMABLE_CHANGES, ModelConfig, TrainConfig
-from waestyle.data import ImageFolderDataset, StepBatchSampler, find_images
+from waestyle.data import ImageFolderDataset, StepBatchSampler, find_sources
 from waestyle.devices import resolve_device
 from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
@@ -215,7 +215,10 @@ def train(
         raise WaestyleError(f"{run_dir} is already trained for {start_step} steps; pass a larger --steps to go on")
 
     device = resolve_device(config.device)
-    dataset = ImageFolderDataset(find_images(config.data), model_config.image_size, config.max_pixels)
+    sources = find_sources(config.data)
+    dataset = ImageFolderDataset(
+        [p for p, _ in sources], model_config.image_size, config.max_pixels, kinds=[k for _, k in sources]
+    )
     feature_net = load_feature_network(model_config.features, vgg19_weights)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # initial weights depend on the seed alone
