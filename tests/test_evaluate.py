@@ -11,6 +11,7 @@ from waestyle.cli import main
 from waestyle.compare import content_sizes
 from waestyle.config import ModelConfig, TrainConfig
 from waestyle.features import load_feature_network
+from waestyle.methods import PeerMethod
 from waestyle.metrics import PSNR_CAP, colour_distance, judge_distances, psnr, ssim
 from waestyle.samples import procedural_style
 from waestyle.train import train
@@ -53,11 +54,18 @@ def test_evaluate_quick_writes_a_finite_report(tmp_path, capsys, tiny_model, nes
         procedural_style(seed, size=64).save(styles / f"style{seed}.png")
     out = tmp_path / "report"
     argv = ["evaluate", "--model", tiny_model, "--model", nested_tiny, "--content", image_dir, "--style", styles]
-    argv += ["--out", out, "--baselines", "gatys", "--quick"]
+    argv += ["--out", out, "--baselines", "gatys,peer", "--quick"]
     assert main([str(a) for a in argv]) == 0
     document = json.loads((out / "metrics.json").read_text())
     methods = {s["method"] for s in document["summary"]}
-    assert {"identity (content unchanged)", "tiny", "nested-tiny", "nested-tiny k=8", "gatys (optimisation)"} <= methods
+    assert {
+        "identity (content unchanged)",
+        "tiny",
+        "nested-tiny",
+        "nested-tiny k=8",
+        "gatys (optimisation)",
+        PeerMethod.name,
+    } <= methods
     numbers = [v for row in document["rows"] for v in row.values() if isinstance(v, float)]
     assert numbers and all(math.isfinite(v) for v in numbers)
     identity = [r for r in document["rows"] if r["method"].startswith("identity")]

