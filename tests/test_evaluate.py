@@ -61,7 +61,7 @@ def test_evaluate_quick_writes_a_finite_report(tmp_path, capsys, tiny_model, nes
     assert {
         "identity (content unchanged)",
         "tiny",
-        "nested-tiny",
+        "nested-tiny k=16",
         "nested-tiny k=8",
         "gatys (optimisation)",
         PeerMethod.name,

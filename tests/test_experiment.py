@@ -36,7 +36,7 @@ def test_experiment_paper_trains_both_regimes_and_reports_every_content_size(tmp
     summary = json.loads((tmp_path / "x" / "report" / "metrics.json").read_text())["summary"]
     names = {s["method"] for s in summary}
     for regime in ("single-domain", "mixed"):
-        assert {regime, f"{regime} k=4", f"{regime} k=2", f"{regime} k=1"} <= names
+        assert {f"{regime} k=8", f"{regime} k=4", f"{regime} k=2", f"{regime} k=1"} <= names
     assert (tmp_path / "x" / "report" / "content-size.png").is_file()
     # Run again with more steps: the regimes are resumed, not retrained from scratch.
     argv[argv.index("--steps") + 1] = 3

@@ -86,7 +86,7 @@ def compare(settings: CompareSettings, progress: bool = True) -> Path:
     for stylizer, label in zip(stylizers, labels, strict=True):
         full = stylizer.config.content_dim
         for k in content_sizes(full, stylizer.config.nested_content, settings.content_dims):
-            methods.append(ModelMethod(stylizer, label, None if k == full else k))
+            methods.append(ModelMethod(stylizer, label, k))  # k=full is named too, so plots include it
     if "gatys" in settings.baselines:
         net = load_feature_network(stylizers[0].config.features, settings.vgg19_weights).to(device)
         methods.append(GatysMethod(net, iterations=5 if settings.quick else settings.gatys_iterations))
