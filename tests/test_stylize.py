@@ -42,3 +42,16 @@ def test_different_styles_give_different_outputs(tiny_model):
     content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     dark, bright = torch.full((1, 3, 32, 32), 0.1), torch.full((1, 3, 32, 32), 0.9)
     assert not torch.allclose(stylizer.transfer(content, dark), stylizer.transfer(content, bright))
+
+
+def test_many_styles_share_one_content_encoding_per_batch(tiny_model, monkeypatch):
+    stylizer = Stylizer.load(tiny_model)
+    calls = []
+    encode = stylizer.model.encode_content
+    monkeypatch.setattr(stylizer.model, "encode_content", lambda images: calls.append(len(images)) or encode(images))
+    contents = [Image.new("RGB", (40, 30), colour) for colour in ("red", "green", "blue")]
+    z_styles = [stylizer.random_style(seed) for seed in range(3)] + [None]
+    results = stylizer.transfer_images(contents, z_styles, batch_size=2)
+    assert calls == [2, 1]  # two batches, each encoded once for all four styles
+    assert [len(per_style) for per_style in results] == [3, 3, 3, 3]
+    assert results[0][0].size == stylizer.transfer(contents[0], z_styles[0]).size

@@ -95,7 +95,7 @@ def run_pairs(
 
     `styles` holds (key, z_s) pairs: a style file and its latent, or (None, a mixed or sampled
     latent), or (None, None) to reconstruct each content with its own style. Contents are loaded
-    and encoded in batches; unreadable ones are skipped and reported, unless `strict`.
+    and encoded once per batch, for all the styles; unreadable ones are skipped and reported, unless `strict`.
     `controls` are Stylizer.transfer's keyword options (strength, content_dim, keep_colors, long_side).
     """
     report = report or BatchReport()
@@ -106,9 +106,10 @@ def run_pairs(
             loaded = _load_all(chunk, max_pixels, report, strict)
             if not loaded:
                 continue
-            for style_key, z_style in styles:
-                images = [image for _, image in loaded]
-                results = stylizer.transfer_images(images, z_style, batch_size=batch_size, **(controls or {}))
+            images = [image for _, image in loaded]
+            z_styles = [z_style for _, z_style in styles]
+            per_style = stylizer.transfer_images(images, z_styles, batch_size=batch_size, **(controls or {}))
+            for (style_key, _), results in zip(styles, per_style, strict=True):
                 for (content_path, _), out in zip(loaded, results, strict=True):
                     target = outputs[(content_path, style_key)]
                     save_image(out, target)

@@ -15,7 +15,8 @@ Controls (all optional, all cheap: they act on latents, not pixels):
 `keep_colors` keeps the content's colours, taking only the stylised luminance.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -187,10 +188,10 @@ class Stylizer:
         z_style = None if style is None else (style if _is_latent(style) else self.style_latent(style))
         controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors}
         if isinstance(content, Image.Image):
-            return self.transfer_images([content], z_style, long_side=long_side, **controls)[0]
+            return self.transfer_images([content], [z_style], long_side=long_side, **controls)[0][0]
         batch = self._tensor_batch(content)
         work = batch if self.spatial else self.to_batch(batch, crop=False)
-        out = self._stylise(work, square_crop(batch, self.image_size), z_style, strength, content_dim)
+        out = self._stylise(work, lambda: square_crop(batch, self.image_size), [z_style], strength, content_dim)[0]
         return (preserve_colors(out, work) if keep_colors else out).cpu()
 
     def reconstruct(self, image: ImageLike, *, content_dim: int | None = None, long_side: int | None = None):
@@ -200,48 +201,73 @@ class Stylizer:
     def transfer_images(
         self,
         contents: Sequence[Image.Image],
-        z_style: torch.Tensor | None,
+        z_styles: Sequence[torch.Tensor | None],
         *,
         strength: float = 1.0,
         content_dim: int | None = None,
         keep_colors: bool = False,
         long_side: int | None = None,
         batch_size: int = 16,
-    ) -> list[Image.Image]:
-        """Many PIL contents with one style latent (None: each its own), batched where sizes allow."""
+    ) -> list[list[Image.Image]]:
+        """Many PIL contents, each with every style latent (None: the content's own): `results[style][content]`.
+
+        Contents are encoded once per batch (batched where sizes allow) and shared by all the styles.
+        """
         step = 1 if self.spatial else batch_size  # spatial inputs keep their own sizes: one per pass
-        results = []
+        results: list[list[Image.Image]] = [[] for _ in z_styles]
         for start in range(0, len(contents), step):
             chunk = contents[start : start + step]
             work = torch.cat([self._work_batch(image, long_side) for image in chunk])
-            own = torch.cat([self.to_batch(image, crop=True) for image in chunk])
-            decoded = self._stylise(work, own, z_style, strength, content_dim)
-            for image, tensor in zip(chunk, decoded, strict=True):
-                default = max(image.size) if self.spatial else self.image_size
-                size = output_size(image.size, long_side or default)
-                out = tensor_to_pil(tensor)
-                out = out if out.size == size else out.resize(size, Image.Resampling.BICUBIC)
-                if keep_colors:
-                    colours = pil_to_tensor(image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))
-                    out = tensor_to_pil(preserve_colors(pil_to_tensor(out), colours))
-                results.append(out)
+            decoded = self._stylise(work, partial(self._style_crops, chunk), z_styles, strength, content_dim)
+            for per_style, tensors in zip(results, decoded, strict=True):
+                per_style += [
+                    self._finish(image, t, long_side, keep_colors) for image, t in zip(chunk, tensors, strict=True)
+                ]
         return results
+
+    def _style_crops(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The images as the style encoder sees them: centre-cropped S x S squares."""
+        return torch.cat([self.to_batch(image, crop=True) for image in images])
+
+    def _finish(
+        self, image: Image.Image, tensor: torch.Tensor, long_side: int | None, keep_colors: bool
+    ) -> Image.Image:
+        """A decoded tensor as a PIL image at the output size (module docstring), colours kept if asked."""
+        default = max(image.size) if self.spatial else self.image_size
+        size = output_size(image.size, long_side or default)
+        out = tensor_to_pil(tensor)
+        out = out if out.size == size else out.resize(size, Image.Resampling.BICUBIC)
+        if keep_colors:
+            colours = pil_to_tensor(image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))
+            out = tensor_to_pil(preserve_colors(pil_to_tensor(out), colours))
+        return out
 
     @torch.no_grad()
     def _stylise(
         self,
         work: torch.Tensor,
-        own: torch.Tensor,
-        z_style: torch.Tensor | None,
+        own: Callable[[], torch.Tensor],
+        z_styles: Sequence[torch.Tensor | None],
         strength: float,
         content_dim: int | None,
-    ) -> torch.Tensor:
-        """Decode `work` (contents at processing size) with z_style; `own` are their style crops."""
+    ) -> list[torch.Tensor]:
+        """Decode `work` (contents at processing size) once per style latent, encoding it once.
+
+        `own()` gives the contents' style crops; it is called only when a style needs the contents'
+        own z_s (None, or a strength below 1).
+        """
         z_content = self._keep(self.model.encode_content(self._pad(work)), content_dim)
-        if z_style is None or strength != 1.0:
-            z_own = self.model.encode_style(own)
-            z_style = z_own if z_style is None else z_own + strength * (z_style.to(self.device) - z_own)
-        return self.decode(z_content, z_style)[..., : work.shape[-2], : work.shape[-1]]
+        z_own = None
+        if strength != 1.0 or any(z is None for z in z_styles):
+            z_own = self.model.encode_style(own())
+        decoded = []
+        for z_style in z_styles:
+            if z_style is None:
+                z_style = z_own
+            elif strength != 1.0:
+                z_style = z_own + strength * (z_style.to(self.device) - z_own)
+            decoded.append(self.decode(z_content, z_style)[..., : work.shape[-2], : work.shape[-1]])
+        return decoded
 
     def _pad(self, batch: torch.Tensor) -> torch.Tensor:
         """Spatial models need sides that are multiples of the stride (and two strides at least)."""
