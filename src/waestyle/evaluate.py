@@ -17,7 +17,6 @@ from tqdm import tqdm
 
 from waestyle.features import FeatureNetwork
 from waestyle.images import pil_to_tensor, resize_center_crop
-from waestyle.losses import content_distance, style_distance
 from waestyle.metrics import colour_distance, judge_distances, psnr, ssim
 from waestyle.stylize import Stylizer
 
@@ -31,27 +30,24 @@ def square_batch(images: Sequence[Image.Image], size: int) -> torch.Tensor:
 def transfer_distances(
     stylizer: Stylizer, contents: torch.Tensor, styles: torch.Tensor, **controls
 ) -> dict[str, float]:
-    """Mean distances over every (content, style) pair of two square batches.
+    """Mean distances over every (content, style) pair of two square batches, in the model's own network.
 
     style: relative Gram distance of the output to the style image (0 = the style's statistics);
     content: relative deep-feature distance of the output to the content image (0 = its content);
-    style_before / content_before: the same for the content image itself, i.e. doing nothing,
-    the reference a transfer should move away from in style and stay near in content.
+    style_before: the style distance of the content image itself, i.e. of doing nothing, the
+    reference a transfer should move away from (its content distance is 0 by definition).
     """
-    net = stylizer.model.feature_net
-    layers = net.style_layers + (net.content_layer,)
-    device = stylizer.device
+    net, device = stylizer.model.feature_net, stylizer.device
     contents, styles = contents.to(device), styles.to(device)
-    content_maps = net(contents, layers)
-    totals = {"style": 0.0, "content": 0.0, "style_before": 0.0}
+    values: dict[str, list[float]] = {"style": [], "content": [], "style_before": []}
     for style in styles:
-        style_maps = {k: v.expand(len(contents), *v.shape[1:]) for k, v in net(style[None], layers).items()}
+        expanded = style[None].expand_as(contents)
         outputs = stylizer.transfer(contents, stylizer.style_latent(style[None]), **controls).to(device)
-        out_maps = net(outputs, layers)
-        totals["style"] += style_distance(out_maps, style_maps, net.style_layers).item()
-        totals["content"] += content_distance(out_maps[net.content_layer], content_maps[net.content_layer]).item()
-        totals["style_before"] += style_distance(content_maps, style_maps, net.style_layers).item()
-    return {name: value / len(styles) for name, value in totals.items()}
+        style_values, content_values = judge_distances(net, outputs, contents, expanded)
+        values["style"] += style_values
+        values["content"] += content_values
+        values["style_before"] += judge_distances(net, contents, contents, expanded)[0]
+    return {name: sum(v) / len(v) for name, v in values.items()}
 
 
 @torch.no_grad()

@@ -75,7 +75,8 @@ def training_losses(
     """
     net, device = model.feature_net, images.device
     swap = config.style_loss_weight > 0 or config.content_loss_weight > 0
-    maps = model.style_features(images, (net.content_layer,))
+    uses_content = swap or config.perceptual_weight > 0  # VGG19's content layer lies past its style layers
+    maps = model.style_features(images, (net.content_layer,) if uses_content else ())
     z_style, z_content = model.style_encoder(maps), model.encode_content(images)
     z_decode = z_content
     if model.config.nested_content:
