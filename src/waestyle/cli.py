@@ -12,6 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from waestyle import __version__
+from waestyle.cli_data import add_data, run_data
 from waestyle.cli_evaluate import add_evaluate, add_experiment, run_evaluate, run_experiment
 from waestyle.config import (
     ARCHITECTURES,
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_common(sub)
     add_evaluate(commands)
     add_experiment(commands)
+    add_data(commands)
     return parser
 
 
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(format="waestyle: %(levelname)s: %(message)s", level=logging.WARNING)
     try:
-        runners = {"train": run_train, "evaluate": run_evaluate, "experiment": run_experiment}
+        runners = {"train": run_train, "evaluate": run_evaluate, "experiment": run_experiment, "data": run_data}
         return runners.get(args.command, run_stylize)(args)
     except WaestyleError as err:
         print(f"waestyle: error: {err}", file=sys.stderr)
