@@ -27,5 +27,5 @@ def run_data(args: argparse.Namespace) -> int:
     counts = prepare_demo_data(args.out, count=args.count, seed=args.seed, backgrounds=args.backgrounds)
     print(f"wrote {counts['photos']} photos and {counts['styles']} styles to {args.out} (sources in SOURCES.md)")
     if counts["missing"]:
-        print(f"note: {counts['missing']} Debian photographs not found; apt-get install lomiri-wallpapers-16.04 adds them")
+        print(f"note: {counts['missing']} Debian photos not found (apt-get install lomiri-wallpapers-16.04)")
     return 0
