@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # The CPU build of torch; installing it first keeps pip from pulling a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: install test lint bench clean
+.PHONY: install test demo lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ install: $(VENV)/.installed
 test: install
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m pytest -q
+
+# The bundled model on the bundled images: out/grid.png, out/CONTENT__STYLE.jpg, time per image.
+demo: install
+	$(VENV)/bin/waestyle demo --out out --overwrite
 
 bench: install
 	$(PY) benchmarks/bench_speed.py

@@ -103,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "transfer":
             _add_style_options(sub)
         sub.add_argument("-o", "--out", required=True, type=Path, help="output image, or folder for folder inputs")
-        sub.add_argument("--model", required=True, type=Path, metavar="RUN_DIR", help="model folder from `train`")
+        sub.add_argument(
+            "--model", type=Path, default=None, metavar="RUN_DIR", help="model folder from `train` (default: bundled)"
+        )
         sub.add_argument(
             "--content-dim",
             type=int,
@@ -128,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate(commands)
     add_experiment(commands)
     add_data(commands)
+    demo = commands.add_parser("demo", help="stylise the bundled content images with the bundled styles")
+    demo.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    demo.add_argument("--model", type=Path, default=None, metavar="RUN_DIR", help="model folder (default: bundled)")
+    demo.add_argument("--size", type=int, default=None, help="long side of outputs (default: each content's own)")
+    demo.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier demo")
+    demo.add_argument("--device", default=None, help="cpu, cuda or auto (default: cpu)")
     return parser
 
 
@@ -253,12 +261,27 @@ def _mixed_style(stylizer, specs: list[str], args: argparse.Namespace, max_pixel
     return stylizer.mix_styles(styles, weights)
 
 
+def run_demo(args: argparse.Namespace) -> int:
+    from waestyle.demo import run_demo as demo
+
+    if args.size is not None and not 16 <= args.size <= 4096:
+        raise WaestyleError("--size must be between 16 and 4096")
+    result = demo(args.out, args.model, device=args.device or "cpu", long_side=args.size, overwrite=args.overwrite)
+    print(
+        f"wrote {len(result.outputs)} images and the grid {result.grid}: "
+        f"{result.seconds_per_image * 1000:.0f} ms per image (one content in one style), "
+        f"{result.style_seconds * 1000:.0f} ms per style image, encoded once"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(format="waestyle: %(levelname)s: %(message)s", level=logging.WARNING)
     try:
-        runners = {"train": run_train, "evaluate": run_evaluate, "experiment": run_experiment, "data": run_data}
+        runners = {"train": run_train, "evaluate": run_evaluate, "experiment": run_experiment, "data": run_data,
+                   "demo": run_demo}  # fmt: skip
         return runners.get(args.command, run_stylize)(args)
     except WaestyleError as err:
         print(f"waestyle: error: {err}", file=sys.stderr)

@@ -20,7 +20,7 @@ def add_data(commands) -> None:
 
 
 def run_data(args: argparse.Namespace) -> int:
-    from waestyle.demo import prepare_demo_data
+    from waestyle.demo_data import prepare_demo_data
 
     if args.count < 10:
         raise WaestyleError("--count must be at least 10")

@@ -3,6 +3,7 @@
 import argparse
 from pathlib import Path
 
+from waestyle.bundled import DEFAULT_MODEL
 from waestyle.errors import WaestyleError
 
 
@@ -46,8 +47,9 @@ def run_experiment(args: argparse.Namespace) -> int:
 
 def add_evaluate(commands) -> None:
     sub = commands.add_parser("evaluate", help="compare models (and baselines) with numbers, write a report")
-    sub.add_argument("--model", dest="models", action="append", required=True, type=Path, metavar="RUN_DIR",
-                     help="model folder (repeat to compare); nested models run at each content size")  # fmt: skip
+    sub.add_argument("--model", dest="models", action="append", type=Path, metavar="RUN_DIR",
+                     help="model folder (repeat to compare; default: the bundled model); nested models run at "
+                     "each content size")  # fmt: skip
     sub.add_argument("--content", required=True, type=Path, metavar="DIR", help="folder of content images")
     sub.add_argument("--style", required=True, type=Path, metavar="DIR", help="folder of style images")
     sub.add_argument("--out", required=True, type=Path, metavar="REPORT_DIR", help="where report.md and files go")
@@ -78,7 +80,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.max_images < 1 or args.gatys_iterations < 1 or (args.size is not None and not 16 <= args.size <= 1024):
         raise WaestyleError("--max-images and --gatys-iterations must be at least 1, --size from 16 to 1024")
     settings = CompareSettings(
-        models=args.models,
+        models=args.models or [DEFAULT_MODEL],
         content_dir=args.content,
         style_dir=args.style,
         out=args.out,

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from waestyle.bundled import DEFAULT_MODEL
 from waestyle.checkpoint import load_model
 from waestyle.colors import preserve_colors
 from waestyle.config import DEFAULT_MAX_SIDE, ModelConfig
@@ -64,13 +65,20 @@ class Stylizer:
     @classmethod
     def load(
         cls,
-        model_dir: str | Path,
+        model_dir: str | Path | None = None,
         *,
         device: str = "cpu",
         vgg19_weights: str | Path | None = None,
         max_side: int = DEFAULT_MAX_SIDE,
     ) -> "Stylizer":
-        """Read a model folder (config.json + model.safetensors) written by `waestyle train`."""
+        """Read a model folder (config.json + model.safetensors) written by `waestyle train`;
+        with no folder, the default model bundled with waestyle."""
+        if model_dir is None:
+            model_dir = DEFAULT_MODEL
+            if not (model_dir / "config.json").is_file():
+                raise WaestyleError(
+                    f"this install has no bundled default model ({model_dir}); pass a model folder from `train`"
+                )
         config, weights = load_model(model_dir)
         model = WAEStyleModel(config, load_feature_network(config.features, vgg19_weights))
         try:
