@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -78,5 +79,14 @@ def test_evaluate_quick_writes_a_finite_report(tmp_path, capsys, tiny_model, nes
             image.verify()
     report = (out / "report.md").read_text()
     assert "| nested-tiny k=8 |" in report and "sliced Wasserstein" in report
+    wins = {s["method"]: s.get("style_wins") for s in document["summary"]}
+    assert wins["identity (content unchanged)"] is None and re.fullmatch(r"[0-4]/4", wins["tiny"])
+    gatys = [r for r in transfers if r["method"] == "gatys (optimisation)"]
+    expected = sum(
+        r["style_distance"] < next(i["style_distance"] for i in transfers if i in identity and i["style"] == r["style"]
+                                   and i["content"] == r["content"])
+        for r in gatys
+    )  # fmt: skip
+    assert wins["gatys (optimisation)"] == f"{expected}/4"
     assert main([str(a) for a in argv]) == 1  # an existing report needs --overwrite
     assert "--overwrite" in capsys.readouterr().err

@@ -12,9 +12,11 @@ import torch
 from waestyle.evaluate import Evaluation
 from waestyle.files import atomic_write_bytes
 from waestyle.images import make_grid, save_image
+from waestyle.methods import IdentityMethod
 
 COLUMNS = ("method", "content_dim", "kind", "content", "style", "psnr", "ssim", "style_distance",
            "content_distance", "colour_distance", "seconds_per_image")  # fmt: skip
+IDENTITY = IdentityMethod.name
 SUMMARY = (("psnr", "PSNR (dB) ↑"), ("ssim", "SSIM ↑"), ("style_distance", "style dist ↓"),
            ("content_distance", "content dist ↓"), ("colour_distance", "colour dist ↓"))  # fmt: skip
 
@@ -35,7 +37,23 @@ def summarise(evaluation: Evaluation) -> list[dict]:
             summary[key] = sum(samples) / len(samples)
         seconds = summary.get("seconds_per_image")
         summary["images_per_s"] = 1 / seconds if seconds else None
+    _count_style_wins(evaluation.rows, by_method)
     return list(by_method.values())
+
+
+def _count_style_wins(rows: list[dict], by_method: dict[str, dict]) -> None:
+    """Per method, the share of pairs whose output is nearer the style (in style distance) than the
+    unstylised content is: a transfer should win on (almost) every pair."""
+    transfers = [r for r in rows if r["kind"] == "transfer"]
+    reference = {(r["content"], r["style"]): r["style_distance"] for r in transfers if r["method"] == IDENTITY}
+    if not reference:
+        return
+    wins: dict[str, list[bool]] = defaultdict(list)
+    for r in transfers:
+        if r["method"] != IDENTITY and (r["content"], r["style"]) in reference:
+            wins[r["method"]].append(r["style_distance"] < reference[(r["content"], r["style"])])
+    for name, won in wins.items():
+        by_method[name]["style_wins"] = f"{sum(won)}/{len(won)}"
 
 
 def _cell(value) -> str:
@@ -68,11 +86,11 @@ def write_report(evaluation: Evaluation, out: Path, setup: dict, contents: torch
     lines = ["# waestyle evaluation\n", "| setting | value |", "| --- | --- |"]
     lines += [f"| {key} | {_cell(value)} |" for key, value in setup.items()]
     lines += ["", "## Summary (means over all images and pairs)", ""]
-    header = ["method", "k"] + [label for _, label in SUMMARY] + ["s / image", "images / s"]
+    header = ["method", "k"] + [label for _, label in SUMMARY] + ["more stylised", "s / image", "images / s"]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for s in summary:
         cells = [s["method"], s["content_dim"]] + [s.get(key) for key, _ in SUMMARY]
-        cells += [s.get("seconds_per_image"), s.get("images_per_s")]
+        cells += [s.get("style_wins"), s.get("seconds_per_image"), s.get("images_per_s")]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines += ["", "Transfers (rows: content, style, then one row per method; column j is content j with style j):",
               "", "![transfers](transfer-grid.png)", "", "Reconstructions (first row: the originals):", "",
@@ -93,6 +111,7 @@ METRIC_NOTES = """## Metrics
 - **content distance** = ‖F(out) − F(content)‖² / ‖F(content)‖² at the judge's content layer: 0 is the content.
 - **colour distance**: sliced Wasserstein-1 between the output's and the style's pixel colours (64 fixed random
   directions in RGB, 256 quantiles): 0 is the same palette, whatever the layout.
+- **more stylised**: pairs whose output has a lower style distance than the unstylised content image has.
 - **speed**: wall-clock seconds per image of the transfer call (style encoding included), in this process.
 """
 
