@@ -19,6 +19,7 @@ from waestyle.config import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_SIDE,
     FEATURE_CHOICES,
+    PRECISIONS,
     ModelConfig,
     TrainConfig,
 )
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("checkpoint_every", int, "steps between checkpoints"),
         ("sample_every", int, "steps between sample grids"),
         ("log_every", int, "steps between rows of log.csv"),
-        ("workers", int, "data-loading worker processes"),
+        ("workers", int, "data-loading worker processes (per training process)"),
+        ("precision", PRECISIONS, "auto: bf16 autocast on CUDA, fp32 on CPU"),
     ):
         default = MODEL_DEFAULTS.get(name, TRAIN_DEFAULTS.get(name))
         choices = kind if isinstance(kind, tuple) else None
@@ -91,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="train with nested dropout on z_c, so `transfer --content-dim k` works for every k",
+    )
+    train.add_argument(
+        "--compile", action="store_true", default=None, help="torch.compile the training step (GPU, long runs)"
     )
     train.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     _add_common(train)

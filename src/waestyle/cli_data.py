@@ -3,6 +3,7 @@
 import argparse
 from pathlib import Path
 
+from waestyle.config import DEFAULT_MAX_PIXELS
 from waestyle.errors import WaestyleError
 
 
@@ -18,8 +19,24 @@ def add_data(commands) -> None:
     demo.add_argument("--backgrounds", type=Path, default=Path("/usr/share/backgrounds"),
                       help="where Debian's lomiri-wallpapers-16.04 photographs are (default: %(default)s)")  # fmt: skip
 
+    pack = actions.add_parser("pack", help="decode and resize images once into a pack that `train --data` reads fast")
+    pack.add_argument("data", nargs="+", metavar="[KIND:]DIR", help="image folders, as for `train --data`")
+    pack.add_argument("--out", required=True, type=Path, metavar="PACK", help="a new folder for the pack")
+    pack.add_argument("--image-size", type=int, required=True, help="side of the stored squares, e.g. 64 or 128")
+    pack.add_argument("--workers", type=int, default=2, help="decoding processes (default: 2)")
+    pack.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
+
 
 def run_data(args: argparse.Namespace) -> int:
+    if args.action == "pack":
+        from waestyle.packs import pack_summary, write_pack
+
+        if args.workers < 0:
+            raise WaestyleError("--workers must be 0 or more")
+        meta = write_pack(args.data, args.out, args.image_size, workers=args.workers, max_pixels=args.max_pixels)
+        skipped = f", {meta['skipped']} unreadable skipped" if meta["skipped"] else ""
+        print(f"wrote a pack of {pack_summary(meta)} to {args.out}{skipped}")
+        return 0
     from waestyle.demo_data import prepare_demo_data
 
     if args.count < 10:

@@ -14,6 +14,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_SIDE = 2048
 FEATURE_CHOICES = ("efficientnet-lite0", "efficientnet-lite2", "vgg19")
 ARCHITECTURES = ("global", "spatial")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,13 @@ class TrainConfig:
     workers: int = 0
     max_pixels: int = DEFAULT_MAX_PIXELS
     device: str = "cpu"
+    # auto: bf16 autocast on CUDA, fp32 on CPU (where bf16 is slow and changes results)
+    precision: str = "auto"
+    compile: bool = False  # torch.compile the loss computation (pays off on GPUs, for long runs)
 
     def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise WaestyleError(f"--precision {self.precision!r}: choose from {', '.join(PRECISIONS)}")
         if self.batch_size < 2:
             raise WaestyleError("--batch-size must be at least 2 (the MMD penalty compares samples in a batch)")
         for name in ("steps", "checkpoint_every", "sample_every", "log_every"):
@@ -113,4 +119,6 @@ class TrainConfig:
 
 
 # Settings a resumed run may change; any other change would make it diverge from an uninterrupted run.
-RESUMABLE_CHANGES = {"steps", "checkpoint_every", "sample_every", "log_every", "workers", "max_pixels", "device"}
+RESUMABLE_CHANGES = {
+    "steps", "checkpoint_every", "sample_every", "log_every", "workers", "max_pixels", "device", "precision", "compile"
+}  # fmt: skip

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import ConcatDataset, Dataset, Sampler
 
+from waestyle.distributed import SINGLE, Distributed
 from waestyle.errors import WaestyleError
 from waestyle.images import (
     DEFAULT_MAX_PIXELS,
@@ -24,6 +25,7 @@ from waestyle.images import (
     pil_to_tensor,
     resize_center_crop,
 )
+from waestyle.packs import PackedDataset, is_pack
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,24 @@ def find_sources(specs: Sequence[str | Path]) -> list[tuple[Path, str]]:
         kind, folder = parse_data_spec(spec)
         sources += [(path, kind) for path in find_images([folder])]
     return sources
+
+
+def build_dataset(specs: Sequence[str | Path], image_size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> Dataset:
+    """The training set of `--data` specs: image folders (decoded on the fly) and packs, in order."""
+    parts: list[Dataset] = []
+    folders: list[str | Path] = []  # consecutive folders share one dataset, as one list of files
+    for spec in [*specs, None]:
+        folder = None if spec is None else parse_data_spec(spec)[1]
+        if spec is not None and not is_pack(folder):
+            folders.append(spec)
+            continue
+        if folders:
+            sources = find_sources(folders)
+            parts.append(ImageFolderDataset([p for p, _ in sources], image_size, max_pixels, [k for _, k in sources]))
+            folders = []
+        if spec is not None:
+            parts.append(PackedDataset(folder, image_size))
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
 
 
 def find_images(folders: Sequence[str | Path]) -> list[Path]:
@@ -137,15 +157,19 @@ def batch_indices(step: int, batch_size: int, n_items: int, seed: int) -> list[i
 
 
 class StepBatchSampler(Sampler[list[int]]):
-    """Yields `batch_indices` for steps start..stop-1, for a DataLoader with workers."""
+    """Yields `batch_indices` for steps start..stop-1, for a DataLoader with workers.
 
-    def __init__(self, n_items: int, batch_size: int, seed: int, start: int, stop: int):
+    The distributed sampler too: under torchrun each process takes its own shard of every global
+    batch (`place`), so the processes see different images and together exactly one process's batch.
+    """
+
+    def __init__(self, n_items: int, batch_size: int, seed: int, start: int, stop: int, place: Distributed = SINGLE):
         self.n_items, self.batch_size, self.seed = n_items, batch_size, seed
-        self.start, self.stop = start, stop
+        self.start, self.stop, self.place = start, stop, place
 
     def __iter__(self) -> Iterator[list[int]]:
         for step in range(self.start, self.stop):
-            yield batch_indices(step, self.batch_size, self.n_items, self.seed)
+            yield self.place.shard(batch_indices(step, self.batch_size, self.n_items, self.seed))
 
     def __len__(self) -> int:
         return max(0, self.stop - self.start)

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -24,8 +26,9 @@ from waestyle.checkpoint import (
     save_model,
 )
 from waestyle.config import RESUMABLE_CHANGES, ModelConfig, TrainConfig
-from waestyle.data import ImageFolderDataset, StepBatchSampler, find_sources
+from waestyle.data import StepBatchSampler, build_dataset
 from waestyle.devices import resolve_device
+from waestyle.distributed import SINGLE, Distributed, setup_distributed, teardown_distributed
 from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.images import make_grid, save_image
@@ -64,7 +67,11 @@ class TrainResult:
 
 
 def training_losses(
-    model: WAEStyleModel, images: torch.Tensor, generator: torch.Generator, config: TrainConfig
+    model: WAEStyleModel,
+    images: torch.Tensor,
+    generator: torch.Generator,
+    config: TrainConfig,
+    place: Distributed = SINGLE,
 ) -> dict[str, torch.Tensor]:
     """All loss terms of one batch; `loss` is the weighted sum that is minimised.
 
@@ -72,23 +79,26 @@ def training_losses(
     `perceptual_weight`; with the style-consistency weights, the batch is also decoded with its
     styles rolled by one, (z_c of A, z_s of B), and that output is pulled to B's Gram matrices and
     to A's deep content features. With `nested_content`, each image decodes from a random prefix of z_c.
+    Under torchrun, `images` is this process's shard; the batch-wide terms see the whole batch (see
+    waestyle.distributed), and the random draws are the whole batch's, so W processes match one.
     """
     net, device = model.feature_net, images.device
     swap = config.style_loss_weight > 0 or config.content_loss_weight > 0
     uses_content = swap or config.perceptual_weight > 0  # VGG19's content layer lies past its style layers
     maps = model.style_features(images, (net.content_layer,) if uses_content else ())
     z_style, z_content = model.style_encoder(maps), model.encode_content(images)
+    all_styles = place.gather(z_style)
     z_decode = z_content
     if model.config.nested_content:
-        sizes = sample_content_sizes(len(images), z_content.shape[1], generator).to(device)
-        z_decode = keep_content_channels(z_content, sizes)
+        sizes = sample_content_sizes(len(all_styles), z_content.shape[1], generator).to(device)
+        z_decode = keep_content_channels(z_content, place.shard(sizes))
     reconstruction = model.decode(z_decode, z_style)
-    content_samples = latent_samples(z_content, MMD_MAX_SAMPLES, generator)
+    content_samples = latent_samples(place.gather(z_content), MMD_MAX_SAMPLES, generator)
     zero = torch.zeros((), device=device)
     terms = {
         "reconstruction": reconstruction_loss(reconstruction, images),
         "mmd_content": imq_mmd(content_samples, torch.randn(content_samples.shape, generator=generator).to(device)),
-        "mmd_style": imq_mmd(z_style, torch.randn(z_style.shape, generator=generator).to(device)),
+        "mmd_style": imq_mmd(all_styles, torch.randn(all_styles.shape, generator=generator).to(device)),
         "perceptual": zero,
         "style": zero,
         "content": zero,
@@ -97,9 +107,9 @@ def training_losses(
         layer = net.content_layer
         terms["perceptual"] = feature_loss(net(reconstruction, (layer,)), {layer: maps[layer]})
     if swap:
-        swapped = model.decode(z_decode, z_style.roll(1, dims=0))
+        swapped = model.decode(z_decode, place.shard(all_styles.roll(1, dims=0)))
         out_maps = net(swapped, net.style_layers + (net.content_layer,))
-        style_targets = {name: maps[name].roll(1, dims=0) for name in net.style_layers}
+        style_targets = {name: place.shard(place.gather(maps[name]).roll(1, dims=0)) for name in net.style_layers}
         terms["style"] = style_distance(out_maps, style_targets, net.style_layers)
         terms["content"] = content_distance(out_maps[net.content_layer], maps[net.content_layer])
     terms["loss"] = (
@@ -215,16 +225,58 @@ def train(
     if start_step >= config.steps:
         raise WaestyleError(f"{run_dir} is already trained for {start_step} steps; pass a larger --steps to go on")
 
-    device = resolve_device(config.device)
-    sources = find_sources(config.data)
-    dataset = ImageFolderDataset(
-        [p for p, _ in sources], model_config.image_size, config.max_pixels, kinds=[k for _, k in sources]
-    )
+    place, device = setup_distributed(resolve_device(config.device))
+    if config.batch_size % place.world_size:
+        raise WaestyleError(
+            f"--batch-size {config.batch_size} (the global batch) must divide evenly among {place.world_size} processes"
+        )
+    try:
+        result = _train_loop(model_config, config, run_dir, checkpoint, place, device, vgg19_weights, progress)
+    except BaseException:
+        teardown_distributed(place, wait=False)
+        raise
+    teardown_distributed(place)
+    return result
+
+
+class LossModule(nn.Module):
+    """The model and its objective as one module, so DistributedDataParallel can wrap a whole step."""
+
+    def __init__(self, model: WAEStyleModel, config: TrainConfig, place: Distributed, autocast: torch.dtype | None):
+        super().__init__()
+        self.model, self.config, self.place, self.autocast = model, config, place, autocast
+
+    def forward(self, images: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        with torch.autocast(images.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            return training_losses(self.model, images, generator, self.config, self.place)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """bf16 autocast where asked (auto: on CUDA only); None means full fp32."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def _train_loop(
+    model_config: ModelConfig,
+    config: TrainConfig,
+    run_dir: Path,
+    checkpoint: TrainingCheckpoint | None,
+    place: Distributed,
+    device: torch.device,
+    vgg19_weights: str | Path | None,
+    progress: bool,
+) -> TrainResult:
+    start_step = checkpoint.step if checkpoint else 0
+    dataset = build_dataset(config.data, model_config.image_size, config.max_pixels)
     feature_net = load_feature_network(model_config.features, vgg19_weights)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # initial weights depend on the seed alone
         model = WAEStyleModel(model_config, feature_net)
-    model.to(device)
+    # channels_last suits the convolutions of GPU tensor cores; on CPU it only adds conversions.
+    memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.trainable_parameters(), lr=config.lr)
     if checkpoint is not None:
         try:
@@ -232,37 +284,52 @@ def train(
             optimizer.load_state_dict(checkpoint.optimizer)
         except (RuntimeError, ValueError, KeyError) as err:
             raise WaestyleError(f"checkpoint in {run_dir} does not fit its model: {str(err).splitlines()[0]}") from err
+    step_fn: nn.Module = LossModule(model, config, place, autocast_dtype(config.precision, device))
+    if place.world_size > 1:
+        # The frozen CNN's buffers never change, so there is nothing to broadcast each step.
+        step_fn = DistributedDataParallel(
+            step_fn, device_ids=[device] if device.type == "cuda" else None, broadcast_buffers=False
+        )
+    if config.compile:
+        step_fn = torch.compile(step_fn)
 
+    sampler = StepBatchSampler(len(dataset), config.batch_size, config.seed, start_step, config.steps, place)
     loader = DataLoader(
         dataset,
-        batch_sampler=StepBatchSampler(len(dataset), config.batch_size, config.seed, start_step, config.steps),
+        batch_sampler=sampler,
         num_workers=config.workers,
         pin_memory=device.type == "cuda",
+        persistent_workers=config.workers > 0,
     )
-    preview = torch.stack([dataset[i] for i in range(min(8, len(dataset)))]).to(device)
-    log = _CsvLog(run_dir / "log.csv", start_step)
+    main = place.is_main
+    preview = torch.stack([dataset[i] for i in range(min(8, len(dataset)))]).to(device) if main else None
+    log = _CsvLog(run_dir / "log.csv", start_step) if main else None
     result = TrainResult(run_dir, start_step, config.steps)
-    bar = tqdm(total=config.steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=config.steps, initial=start_step, disable=not (progress and main), unit="step", dynamic_ncols=True)
     started, rate = time.perf_counter(), None
     try:
         for step, images in enumerate(loader, start=start_step):
             tick = time.perf_counter()
             model.train()
             generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-            terms = training_losses(model, images.to(device, non_blocking=True), generator, config)
+            images = images.to(device, non_blocking=True, memory_format=memory_format)
+            terms = step_fn(images, generator)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
             done = step + 1
-            instant = len(images) / max(time.perf_counter() - tick, 1e-9)
+            # Throughput of all processes together: the global batch per step time.
+            instant = config.batch_size / max(time.perf_counter() - tick, 1e-9)
             rate = instant if rate is None else 0.9 * rate + 0.1 * instant
-            row = {k: v.item() for k, v in terms.items()}
+            row = place.mean({k: v.item() for k, v in terms.items()})
             if not math.isfinite(row["loss"]):
                 raise WaestyleError(f"training diverged at step {done} (loss {row['loss']}); try a lower --lr")
             row.update(step=done, images_per_s=round(rate, 2), elapsed_s=round(time.perf_counter() - started, 2))
             result.history.append(row)
             bar.update(1)
             bar.set_postfix(progress_fields(row, rate), refresh=False)
+            if not main:
+                continue
             if done % config.log_every == 0 or done == config.steps:
                 log.write(row)
             if done % config.sample_every == 0 or done == config.steps:
@@ -276,7 +343,8 @@ def train(
                 save_model(run_dir, model_config, model.trainable_state_dict(), done)
     finally:
         bar.close()
-        log.close()
+        if log is not None:
+            log.close()
     return result
 
 
