@@ -1,13 +1,16 @@
 """Every command and code block in the README runs as written (with fewer training steps)."""
 
+import os
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from PIL import Image
 
-from waestyle.cli import main
+from waestyle.cli import build_parser, main
 
 from .conftest import write_images
 
@@ -33,6 +36,14 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
         command = re.sub(r"--gatys-iterations \d+", "--gatys-iterations 3", command)
         argv = shlex.split(re.sub(r"--steps \d+", steps, command))
         assert main(argv[1:]) == 0, command
+    launches = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("torchrun ")]
+    assert launches
+    for command in launches:
+        argv = shlex.split(re.sub(r"--steps \d+", "--steps 3", command))
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", *argv[1:]], env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert Path("runs/ddp/model.safetensors").is_file()
     assert Path("out.png").is_file() and Path("photo-rec.png").is_file() and Path("styled.png").is_file()
     assert len(list(Path("demo").glob("*__*.jpg"))) == 64 and Path("demo/grid.png").is_file()
     assert len(list(Path("data/demo/styles").iterdir())) == 600
@@ -44,6 +55,21 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
         for name in ("styled", "less-content", "half", "mixed", "random"):
             with Image.open(f"photo-{name}.png") as out:
                 assert out.size == photo.size  # the spatial model answers at the photo's own size
+
+
+def test_readme_gpu_commands_use_real_options():
+    """The GPU-only lines (```bash blocks) cannot run here; every option they use must exist."""
+    parser = build_parser()
+    lines = [line for block in _blocks("bash") for line in block.splitlines() if line and not line.startswith("#")]
+    assert len(lines) == 4
+    for line in lines:
+        argv = shlex.split(line.replace("$NODE_RANK", "0").replace("$MASTER_HOST", "host"))
+        if argv[0] == "torchrun":
+            argv = argv[argv.index("waestyle") + 1 :]
+        else:
+            argv = argv[1:]
+        args = parser.parse_args(argv)
+        assert args.command in ("train", "data"), line
 
 
 def test_readme_python_example_runs(tmp_path, monkeypatch, tiny_model, image_dir):
