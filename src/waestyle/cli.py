@@ -14,6 +14,7 @@ from pathlib import Path
 from waestyle import __version__
 from waestyle.cli_data import add_data, run_data
 from waestyle.cli_evaluate import add_evaluate, add_experiment, run_evaluate, run_experiment
+from waestyle.cli_serve import add_serve, run_serve
 from waestyle.config import (
     ARCHITECTURES,
     DEFAULT_MAX_PIXELS,
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate(commands)
     add_experiment(commands)
     add_data(commands)
+    add_serve(commands)
     demo = commands.add_parser("demo", help="stylise the bundled content images with the bundled styles")
     demo.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder (default: out)")
     demo.add_argument("--model", type=Path, default=None, metavar="RUN_DIR", help="model folder (default: bundled)")
@@ -286,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="waestyle: %(levelname)s: %(message)s", level=logging.WARNING)
     try:
         runners = {"train": run_train, "evaluate": run_evaluate, "experiment": run_experiment, "data": run_data,
-                   "demo": run_demo}  # fmt: skip
+                   "demo": run_demo, "serve": run_serve}  # fmt: skip
         return runners.get(args.command, run_stylize)(args)
     except WaestyleError as err:
         print(f"waestyle: error: {err}", file=sys.stderr)

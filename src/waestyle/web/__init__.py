@@ -1,0 +1,1 @@
+"""The web app (`waestyle serve`): FastAPI over a Stylizer, and its static page."""

@@ -1,0 +1,216 @@
+"""`waestyle serve`: a FastAPI app over one loaded Stylizer, with a static page and a REST API.
+
+Every limit is checked before the model runs: request and file sizes (413), pixel counts (413),
+files that are not images (415), options out of range (422). Inference runs in worker threads, at
+most `max_concurrent` at a time (memory stays bounded), never on the event loop.
+"""
+
+import asyncio
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from PIL import Image, ImageOps, UnidentifiedImageError
+from starlette.concurrency import run_in_threadpool
+
+from waestyle import __version__
+from waestyle.bundled import demo_contents, demo_styles
+from waestyle.errors import WaestyleError
+from waestyle.images import to_rgb
+
+STATIC = Path(__file__).parent / "static"
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    max_file_bytes: int = 20 * 2**20  # one uploaded image
+    max_request_bytes: int = 64 * 2**20  # the whole multipart body
+    max_pixels: int = 25_000_000  # one decoded image
+    max_styles: int = 8
+    max_side: int = 1024  # long side the model processes; larger outputs are resized up
+    max_concurrent: int = 2  # transfers at once
+
+
+def _check_pixels(image: Image.Image, name: str, limits: ServeLimits) -> None:
+    if image.width * image.height > limits.max_pixels:
+        raise HTTPException(
+            413, f"{name}: {image.width}x{image.height} is above the limit of {limits.max_pixels:,} pixels"
+        )
+
+
+async def read_image(upload: UploadFile, name: str, limits: ServeLimits) -> Image.Image:
+    """An uploaded file as an RGB image, or a 413 / 415 / 422 with a message naming the field."""
+    data = bytearray()
+    while chunk := await upload.read(CHUNK):
+        data += chunk
+        if len(data) > limits.max_file_bytes:
+            raise HTTPException(413, f"{name}: larger than the limit of {limits.max_file_bytes // 2**20} MB")
+    if not data:
+        raise HTTPException(422, f"{name}: empty file")
+    return await run_in_threadpool(decode_image, bytes(data), name, limits)
+
+
+def decode_image(data: bytes, name: str, limits: ServeLimits) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            _check_pixels(image, name, limits)  # from the header, before decoding
+            image.load()
+            return to_rgb(ImageOps.exif_transpose(image))
+    except HTTPException:
+        raise
+    except UnidentifiedImageError as err:
+        raise HTTPException(415, f"{name}: not an image (PNG, JPEG, WebP, BMP, GIF, TIFF are read)") from err
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise HTTPException(413, f"{name}: refused as a decompression bomb") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        raise HTTPException(422, f"{name}: corrupt or truncated image ({str(err).splitlines()[0]})") from err
+
+
+def _examples(paths: list[Path], kind: str) -> list[dict]:
+    return [{"name": p.stem, "url": f"/api/examples/{kind}/{p.stem}"} for p in paths]
+
+
+def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
+    """The app for one loaded model; `stylizer` is shared by all requests (inference only)."""
+    app = FastAPI(
+        title="waestyle",
+        version=__version__,
+        description="Instant arbitrary image style transfer with a Wasserstein Autoencoder.",
+    )
+    gate = asyncio.Semaphore(limits.max_concurrent)
+    config = stylizer.config
+    examples = {"content": {p.stem: p for p in demo_contents()}, "style": {p.stem: p for p in demo_styles()}}
+
+    @app.middleware("http")
+    async def refuse_large_bodies(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limits.max_request_bytes):
+            return JSONResponse(
+                {"detail": f"request larger than the limit of {limits.max_request_bytes // 2**20} MB"}, 413
+            )
+        return await call_next(request)
+
+    @app.get("/api/health")
+    def health() -> dict:
+        """Whether the server is up, and what the loaded model can do (the page reads it)."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "model": {
+                "arch": config.arch,
+                "image_size": config.image_size,
+                "content_dim": config.content_dim,
+                "style_dim": config.style_dim,
+                "nested_content": config.nested_content,
+            },
+            "limits": {
+                "max_file_bytes": limits.max_file_bytes,
+                "max_pixels": limits.max_pixels,
+                "max_styles": limits.max_styles,
+                "max_side": limits.max_side,
+            },
+        }
+
+    @app.get("/api/styles")
+    def styles() -> list[dict]:
+        """The bundled example styles; fetch one from its url, or name it in `style_example`."""
+        return _examples(demo_styles(), "style")
+
+    @app.get("/api/contents")
+    def contents() -> list[dict]:
+        """The bundled example content images."""
+        return _examples(demo_contents(), "content")
+
+    @app.get("/api/examples/{kind}/{name}", response_class=FileResponse)
+    def example(kind: str, name: str):
+        path = examples.get(kind, {}).get(name)
+        if path is None:
+            raise HTTPException(404, f"no bundled {kind} example {name!r}")
+        return FileResponse(path, media_type="image/jpeg")
+
+    @app.post("/api/transfer", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    async def transfer(
+        content: Annotated[UploadFile | None, File(description="the content image")] = None,
+        content_example: Annotated[str | None, Form(description="or a bundled content's name")] = None,
+        style: Annotated[list[UploadFile] | None, File(description="style image(s); repeat to mix")] = None,
+        style_example: Annotated[list[str] | None, Form(description="bundled style name(s); repeat")] = None,
+        weights: Annotated[str | None, Form(description="mixing weights in order: uploads, examples, random")] = None,
+        random_style: Annotated[bool, Form(description="add a style sampled from the prior N(0, I)")] = False,
+        seed: Annotated[int, Form(ge=0, le=2**31 - 1)] = 0,
+        strength: Annotated[float, Form(ge=0.0, le=1.0, description="0: content's own style, 1: full")] = 1.0,
+        content_dim: Annotated[int | None, Form(ge=1, description="content channels kept (nested models)")] = None,
+        keep_colors: Annotated[bool, Form()] = False,
+        long_side: Annotated[int | None, Form(ge=16, le=4096, description="output long side")] = None,
+    ) -> Response:
+        """Stylise `content` with the mix of its styles; returns a PNG."""
+        if (content is None) == (content_example is None):
+            raise HTTPException(422, "give one content: an uploaded `content` file or a `content_example` name")
+        uploads = [s for s in style or [] if s.filename or s.size]
+        names = style_example or []
+        n_styles = len(uploads) + len(names) + int(random_style)
+        if n_styles == 0:
+            raise HTTPException(422, "give a style: `style` file(s), `style_example` name(s) or `random_style`")
+        if n_styles > limits.max_styles:
+            raise HTTPException(422, f"at most {limits.max_styles} styles")
+        mix = _parse_weights(weights, n_styles)
+        if content_dim is not None and not config.nested_content:
+            raise HTTPException(422, "this model was trained without nested content: content_dim is not available")
+        if content_dim is not None and content_dim > config.content_dim:
+            raise HTTPException(422, f"content_dim must be at most the model's {config.content_dim}")
+        if content is not None:
+            content_image = await read_image(content, "content", limits)
+        else:
+            content_image = _example_image(examples, "content", content_example)
+        style_images = [await read_image(s, f"style {i + 1}", limits) for i, s in enumerate(uploads)]
+        style_images += [_example_image(examples, "style", n) for n in names]
+        async with gate:
+            png = await run_in_threadpool(
+                _stylise, stylizer, content_image, style_images, random_style, seed, mix,
+                {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors,
+                 "long_side": long_side},
+            )  # fmt: skip
+        return Response(png, media_type="image/png")
+
+    app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
+    return app
+
+
+def _parse_weights(text: str | None, count: int) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        weights = [float(w) for w in text.split(",")]
+    except ValueError as err:
+        raise HTTPException(422, f"weights {text!r}: give numbers separated by commas") from err
+    if len(weights) != count or min(weights) < 0 or sum(weights) <= 0:
+        raise HTTPException(422, f"weights: give {count} non-negative numbers, not all zero")
+    return weights
+
+
+def _example_image(examples: dict, kind: str, name: str) -> Image.Image:
+    path = examples[kind].get(name)
+    if path is None:
+        raise HTTPException(422, f"no bundled {kind} example {name!r}; see /api/{kind}s")
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def _stylise(stylizer, content: Image.Image, styles: list, random_style: bool, seed: int, weights, controls) -> bytes:
+    """The blocking part, run in a worker thread: encode, decode, PNG."""
+    try:
+        sources = [*styles, *([stylizer.random_style(seed)] if random_style else [])]
+        z_style = sources[0] if len(sources) == 1 and weights is None else stylizer.mix_styles(sources, weights)
+        output = stylizer.transfer(content, z_style, **controls)
+    except WaestyleError as err:
+        raise HTTPException(422, str(err)) from err
+    buffer = io.BytesIO()
+    output.save(buffer, format="PNG")
+    return buffer.getvalue()

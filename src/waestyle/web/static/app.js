@@ -1,0 +1,151 @@
+// The waestyle page: choose a content and one or more styles, set the controls, POST /api/transfer.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { content: null, styles: [], mixing: false, model: null };
+
+// A chosen image: an uploaded File or a bundled example's name, with a URL to preview it.
+function fromFile(file) { return { file, label: file.name, url: URL.createObjectURL(file) }; }
+function fromExample(example) { return { example: example.name, label: example.name, url: example.url }; }
+
+function setContent(item) {
+  state.content = item;
+  $("content-preview").src = item.url;
+  markChosen("content-examples", item.example);
+  refresh();
+}
+
+function addStyle(item) {
+  if (!state.mixing && state.styles.length) state.styles.pop();
+  if (state.styles.length >= (state.model?.limits.max_styles ?? 8)) return;
+  state.styles.push({ ...item, weight: 1 });
+  state.mixing = false;
+  $("style-preview").src = item.url;
+  markChosen("style-examples", item.example);
+  renderStyles();
+  refresh();
+}
+
+function renderStyles() {
+  const list = $("style-list");
+  list.replaceChildren();
+  if (state.styles.length < 2) return;  // weights only matter when styles are mixed
+  state.styles.forEach((style, index) => {
+    const row = document.createElement("li");
+    const thumb = Object.assign(document.createElement("img"), { src: style.url, alt: style.label });
+    const weight = Object.assign(document.createElement("input"),
+      { type: "number", min: "0", step: "0.1", value: style.weight, className: "weight" });
+    weight.setAttribute("aria-label", `weight of ${style.label}`);
+    weight.addEventListener("input", () => { style.weight = Number(weight.value); });
+    const remove = Object.assign(document.createElement("button"), { type: "button", textContent: "remove" });
+    remove.addEventListener("click", () => { state.styles.splice(index, 1); renderStyles(); refresh(); });
+    row.append(thumb, document.createTextNode(style.label), weight, remove);
+    list.append(row);
+  });
+}
+
+function markChosen(galleryId, name) {
+  for (const img of $(galleryId).querySelectorAll("img")) img.classList.toggle("chosen", img.dataset.name === name);
+}
+
+function refresh() {
+  const hasStyle = state.styles.length > 0 || $("random-style").checked;
+  $("stylise").disabled = !(state.content && hasStyle);
+}
+
+function wireDrop(zoneId, inputId, onFile) {
+  const zone = $(zoneId), input = $(inputId);
+  input.addEventListener("change", () => { if (input.files[0]) onFile(fromFile(input.files[0])); input.value = ""; });
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    const file = event.dataTransfer.files[0];
+    if (file) onFile(fromFile(file));
+  });
+}
+
+async function loadGallery(url, galleryId, onPick) {
+  const examples = await (await fetch(url)).json();
+  for (const example of examples) {
+    const img = Object.assign(document.createElement("img"),
+      { src: example.url, alt: example.name, title: example.name, loading: "lazy" });
+    img.dataset.name = example.name;
+    img.addEventListener("click", () => onPick(fromExample(example)));
+    $(galleryId).append(img);
+  }
+}
+
+function buildForm() {
+  const form = new FormData();
+  const content = state.content;
+  if (content.file) form.append("content", content.file); else form.append("content_example", content.example);
+  // The API takes weights in this order: uploaded styles, bundled examples, the random style.
+  const uploads = state.styles.filter((s) => s.file), examples = state.styles.filter((s) => !s.file);
+  uploads.forEach((s) => form.append("style", s.file));
+  examples.forEach((s) => form.append("style_example", s.example));
+  const weights = [...uploads, ...examples].map((s) => s.weight);
+  if ($("random-style").checked) {
+    form.append("random_style", "true");
+    form.append("seed", String(Math.max(0, Math.floor(Number($("seed").value) || 0))));
+    weights.push(1);
+  }
+  if (weights.length > 1) form.append("weights", weights.join(","));
+  form.append("strength", $("strength").value);
+  form.append("keep_colors", $("keep-colors").checked ? "true" : "false");
+  if (!$("content-dim-control").hidden && Number($("content-dim").value) < state.model.model.content_dim) {
+    form.append("content_dim", $("content-dim").value);
+  }
+  return form;
+}
+
+async function stylise() {
+  const status = $("status");
+  status.className = "";
+  status.textContent = "stylising…";
+  $("stylise").disabled = true;
+  const started = performance.now();
+  try {
+    const response = await fetch("/api/transfer", { method: "POST", body: buildForm() });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : body.detail;
+      throw new Error(detail || `the server answered ${response.status}`);
+    }
+    const url = URL.createObjectURL(await response.blob());
+    $("result").src = url;
+    Object.assign($("download"), { href: url, hidden: false });
+    status.textContent = `done in ${((performance.now() - started) / 1000).toFixed(2)} s`;
+  } catch (error) {
+    status.className = "error";
+    status.textContent = error.message;
+  } finally {
+    refresh();
+  }
+}
+
+async function start() {
+  state.model = await (await fetch("/api/health")).json();
+  const model = state.model.model;
+  $("model-info").textContent = `Model: ${model.arch}, trained at ${model.image_size} px.`;
+  if (model.nested_content) {
+    Object.assign($("content-dim"), { max: model.content_dim, value: model.content_dim });
+    $("content-dim-value").textContent = model.content_dim;
+    $("content-dim-control").hidden = false;
+  }
+  $("strength").addEventListener("input", () => { $("strength-value").textContent = Number($("strength").value).toFixed(2); });
+  $("content-dim").addEventListener("input", () => { $("content-dim-value").textContent = $("content-dim").value; });
+  $("random-style").addEventListener("change", refresh);
+  $("add-style").addEventListener("click", () => { state.mixing = true; $("status").textContent = "choose the next style"; });
+  $("stylise").addEventListener("click", stylise);
+  wireDrop("content-drop", "content-file", setContent);
+  wireDrop("style-drop", "style-file", addStyle);
+  await Promise.all([
+    loadGallery("/api/contents", "content-examples", setContent),
+    loadGallery("/api/styles", "style-examples", addStyle),
+  ]);
+  document.body.dataset.ready = "true";
+}
+
+start();
