@@ -54,8 +54,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         write_images(photo_crops(600, seed=0, min_side=96, max_side=256), tmp / "photos", "photo")
-        subprocess.run([sys.executable, "-m", "waestyle", "data", "pack", str(tmp / "photos"), "--out",
-                        str(tmp / "pack"), "--image-size", str(args.image_size)], check=True, capture_output=True)  # fmt: skip
+        pack = ["data", "pack", str(tmp / "photos"), "--out", str(tmp / "pack"), "--image-size", str(args.image_size)]
+        subprocess.run([sys.executable, "-m", "waestyle", *pack], check=True, capture_output=True)
         print(f"device={args.device} torch={torch.__version__} cores={cores} image_size={args.image_size} "
               f"global_batch={args.batch_size} steps={args.steps} workers={args.workers}")  # fmt: skip
         print(f"{'processes':>9} {'threads each':>12} {'input':>6} {'images/s':>9}")
