@@ -6,6 +6,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from PIL import Image
@@ -23,8 +24,10 @@ def _blocks(language: str) -> list[str]:
 
 def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     commands = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("waestyle ")]
-    expected = {"demo", "data", "train", "transfer", "reconstruct", "evaluate", "experiment"}
+    expected = {"demo", "data", "train", "transfer", "reconstruct", "evaluate", "experiment", "serve"}
     assert {c.split()[1] for c in commands} == expected
+    serves = [c for c in commands if c.startswith("waestyle serve")]
+    commands = [c for c in commands if c not in serves]
     for folder in ("photos", "paintings", "contents", "styles"):
         write_images(tmp_path / folder, 4, seed=len(folder))
     for name, source in (("content.jpg", "photos"), ("style.jpg", "paintings"), ("photo.jpg", "contents")):
@@ -44,6 +47,8 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
         done = subprocess.run([sys.executable, "-m", "torch.distributed.run", *argv[1:]], env=env, capture_output=True)
         assert done.returncode == 0, done.stderr[-2000:]
     assert Path("runs/ddp/model.safetensors").is_file()
+    for command in serves:
+        run_server_briefly(shlex.split(command))
     assert Path("out.png").is_file() and Path("photo-rec.png").is_file() and Path("styled.png").is_file()
     assert len(list(Path("demo").glob("*__*.jpg"))) == 64 and Path("demo/grid.png").is_file()
     assert len(list(Path("data/demo/styles").iterdir())) == 600
@@ -55,6 +60,34 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
         for name in ("styled", "less-content", "half", "mixed", "random"):
             with Image.open(f"photo-{name}.png") as out:
                 assert out.size == photo.size  # the spatial model answers at the photo's own size
+
+
+def run_server_briefly(argv: list[str]) -> None:
+    """Start `waestyle serve` as written, on a free port, ask its health and stylise once, then stop it."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    argv[argv.index("--port") + 1] = port
+    server = subprocess.Popen([sys.executable, "-m", "waestyle", *argv[1:]], stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                time.sleep(0.1)
+        assert health.json()["status"] == "ok"
+        data = {"content_example": "cat", "style_example": "strokes", "long_side": "64"}
+        response = httpx.post(f"http://127.0.0.1:{port}/api/transfer", data=data, timeout=60)
+        assert response.status_code == 200 and response.content[:4] == b"\x89PNG"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_readme_gpu_commands_use_real_options():
