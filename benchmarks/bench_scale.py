@@ -2,7 +2,8 @@
 
     python benchmarks/bench_scale.py [--steps 40] [--image-size 64] [--batch-size 32] [--device cpu]
 
-Writes 600 photo crops (scikit-image's samples, no download) to a temporary folder and packs them,
+Writes 600 photo crops of 300-512 px, JPEG, like CelebA's or ImageNet's files (scikit-image's samples,
+no download) to a temporary folder and packs them,
 then times `waestyle train` in each setting: images/s of the global batch over the steps after a
 warm-up (from log.csv), all processes together. On CPU, one process uses every core's thread and
 two processes one thread each, so both use the whole machine. Prints one table; nothing is asserted.
@@ -53,7 +54,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        write_images(photo_crops(600, seed=0, min_side=96, max_side=256), tmp / "photos", "photo")
+        write_images(photo_crops(600, seed=0, min_side=300, max_side=512), tmp / "photos", "photo")
         pack = ["data", "pack", str(tmp / "photos"), "--out", str(tmp / "pack"), "--image-size", str(args.image_size)]
         subprocess.run([sys.executable, "-m", "waestyle", *pack], check=True, capture_output=True)
         print(f"device={args.device} torch={torch.__version__} cores={cores} image_size={args.image_size} "

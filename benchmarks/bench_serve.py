@@ -45,7 +45,8 @@ def main() -> None:
     )
     url = f"http://127.0.0.1:{port}"
     photo = Image.open(demo_contents()[0]).convert("RGB")
-    photo.thumbnail((args.size, args.size))
+    scale = args.size / max(photo.size)
+    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.BICUBIC)
     buffer = io.BytesIO()
     photo.save(buffer, format="JPEG", quality=90)
     upload = buffer.getvalue()

@@ -11,7 +11,7 @@ def add_serve(commands) -> None:
     sub.add_argument("--model", type=Path, default=None, metavar="RUN_DIR", help="model folder (default: bundled)")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sub.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    sub.add_argument("--max-side", type=int, default=1024, help="long side processed per image (default: 1024)")
+    sub.add_argument("--max-side", type=int, default=768, help="long side processed per image (default: 768)")
     sub.add_argument("--max-upload-mb", type=int, default=20, help="largest uploaded file (default: 20)")
     sub.add_argument("--max-pixels", type=int, default=25_000_000, help="largest decoded image (default: 25,000,000)")
     sub.add_argument("--max-concurrent", type=int, default=2, help="transfers run at once (default: 2)")
