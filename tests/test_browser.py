@@ -46,6 +46,17 @@ def test_upload_two_images_stylise_and_download(tmp_path):
         )
         page.screenshot(path=str(tmp_path / "web-page.png"), full_page=True)
         status = page.text_content("#status")
+        # Mix in a bundled style with weights, add a random style, keep colours: a new result arrives.
+        first = page.get_attribute("#result", "src")
+        page.click("#add-style")
+        page.click("#style-examples img[data-name=brick]")
+        assert page.locator("#style-list li").count() == 2
+        page.locator("#style-list input.weight").nth(1).fill("0.5")
+        page.check("#random-style")
+        page.check("#keep-colors")
+        page.click("#stylise")
+        page.wait_for_function(f"document.getElementById('result').src !== {first!r}", timeout=60_000)
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('done')", timeout=60_000)
         browser.close()
     with Image.open(io.BytesIO(base64.b64decode(png))) as result, Image.open(demo_contents()[0]) as content:
         assert result.format == "PNG" and result.size == content.size
