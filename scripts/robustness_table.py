@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/robustness_table.py
 
-Runs tests/test_robustness.py with WAESTYLE_ROBUSTNESS_TABLE set, so the tests save what each case
-did, and renders one table row per case and role.
+Runs tests/test_robustness.py and tests/test_faults.py with WAESTYLE_ROBUSTNESS_TABLE set, so the
+tests save what each case did, and renders one table row per case.
 """
 
 import json
@@ -30,7 +30,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         table = Path(tmp) / "outcomes.json"
         env = {**os.environ, "WAESTYLE_ROBUSTNESS_TABLE": str(table)}
-        test = [sys.executable, "-m", "pytest", "-q", "tests/test_robustness.py", "-k", "not document"]
+        files = ["tests/test_robustness.py", "tests/test_faults.py"]
+        test = [sys.executable, "-m", "pytest", "-q", *files, "-k", "not document"]
         subprocess.run(test, cwd=ROOT, env=env, check=True)
         rows = json.loads(table.read_text())
     lines = [f"| {r['area']} | {r['case']} | {r['expected']} | {r['observed']} |" for r in rows]

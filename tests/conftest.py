@@ -1,5 +1,9 @@
 """Shared fixtures: small real photos (scikit-image's CC0 samples) and tiny trained models."""
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from waestyle import samples
@@ -44,3 +48,17 @@ def spatial_model(tmp_path_factory, image_dir):
     model = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=8, content_stride=4, base_channels=16)
     train(model, config, run_dir, progress=False)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def robustness():
+    """Records what each robustness case did; scripts/robustness_table.py turns the rows into docs/ROBUSTNESS.md."""
+    rows: list[dict] = []
+
+    def record(area: str, case: str, expected: str, observed: str) -> None:
+        rows.append({"area": area, "case": case, "expected": expected, "observed": observed})
+
+    yield record
+    target = os.environ.get("WAESTYLE_ROBUSTNESS_TABLE")
+    if target:
+        Path(target).write_text(json.dumps(rows, indent=1))

@@ -6,8 +6,6 @@ the recorded outcomes; the last test checks that the document lists every case.
 """
 
 import io
-import json
-import os
 import re
 import struct
 import zlib
@@ -21,7 +19,6 @@ from waestyle.cli import main
 from waestyle.stylize import output_size
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "ROBUSTNESS.md"
-TABLE = os.environ.get("WAESTYLE_ROBUSTNESS_TABLE")  # set by scripts/robustness_table.py
 
 
 def _photo(size=(60, 40), mode="RGB") -> Image.Image:
@@ -99,18 +96,10 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def outcomes():
-    rows: list[dict] = []
-    yield rows
-    if TABLE:
-        Path(TABLE).write_text(json.dumps(rows, indent=1))
-
-
 @pytest.mark.parametrize(("case", "name", "write", "expected"), CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("role", ["content", "style"])
 def test_any_image_works_or_fails_with_one_line(
-    tmp_path, capsys, tiny_model, image_dir, outcomes, role, case, name, write, expected
+    tmp_path, capsys, tiny_model, image_dir, robustness, role, case, name, write, expected
 ):
     write(tmp_path)
     bad, good = tmp_path / name, image_dir / "img000.jpg"
@@ -132,11 +121,13 @@ def test_any_image_works_or_fails_with_one_line(
         with Image.open(good) as photo:
             assert size == (detail if role == "content" else output_size(photo.size, 32)), size
         observed = f"exit 0, output {size[0]}x{size[1]}"
-    outcomes.append({"area": f"image as {role}", "case": case, "expected": kind, "observed": observed})
+    robustness(f"image as {role}", case, kind, observed)
 
 
 def test_the_robustness_document_lists_every_case():
+    from .test_faults import FAULT_CASES
+
     text = DOC.read_text()
-    for case, *_ in CASES:
-        for role in ("content", "style"):
-            assert re.search(rf"^\| image as {role} \| {re.escape(case)} \|", text, flags=re.M), (role, case)
+    cases = [(f"image as {role}", case) for case, *_ in CASES for role in ("content", "style")] + FAULT_CASES
+    for area, case in cases:
+        assert re.search(rf"^\| {re.escape(area)} \| {re.escape(case)} \|", text, flags=re.M), (area, case)

@@ -339,8 +339,14 @@ def _train_loop(
                 state = TrainingCheckpoint(
                     done, model_config.to_dict(), asdict(config), model.trainable_state_dict(), optimizer.state_dict()
                 )
-                save_checkpoint(run_dir, state)
-                save_model(run_dir, model_config, model.trainable_state_dict(), done)
+                try:
+                    save_checkpoint(run_dir, state)
+                    save_model(run_dir, model_config, model.trainable_state_dict(), done)
+                except OSError as err:  # disk full, folder removed: earlier checkpoints are intact (atomic writes)
+                    raise WaestyleError(
+                        f"cannot write the step-{done} checkpoint to {run_dir}: {err.strerror or err}; "
+                        "the previous checkpoint is intact, free space and continue with --resume"
+                    ) from err
     finally:
         bar.close()
         if log is not None:
