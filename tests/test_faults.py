@@ -225,8 +225,8 @@ def test_a_malformed_multipart_body_gets_a_client_error(app, robustness):
     response = client.post("/api/transfer", content=garbage, headers=headers)
     assert 400 <= response.status_code < 500, response.status_code
     assert client.get("/api/health").status_code == 200
-    robustness("web API", "malformed multipart body", "4xx", f"{response.status_code}, \"{response.json()['detail'].replace('`', '')}\""
-               "; the server goes on serving")  # fmt: skip
+    detail = response.json()["detail"].replace("`", "")
+    robustness("web API", "malformed multipart body", "4xx", f'{response.status_code}, "{detail}"; the server goes on')
 
 
 def test_a_slow_client_does_not_block_others(app, robustness):
