@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/robustness_table.py
 
-Runs tests/test_robustness.py and tests/test_faults.py with WAESTYLE_ROBUSTNESS_TABLE set, so the
+Runs the robustness, fault and property tests with WAESTYLE_ROBUSTNESS_TABLE set, so the
 tests save what each case did, and renders one table row per case.
 """
 
@@ -30,8 +30,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         table = Path(tmp) / "outcomes.json"
         env = {**os.environ, "WAESTYLE_ROBUSTNESS_TABLE": str(table)}
-        files = ["tests/test_robustness.py", "tests/test_faults.py"]
-        test = [sys.executable, "-m", "pytest", "-q", *files, "-k", "not document"]
+        files = ["tests/test_robustness.py", "tests/test_faults.py", "tests/test_properties.py"]
+        test = [sys.executable, "-m", "pytest", "-q", *files, "-k", "not lists_every_case"]
         subprocess.run(test, cwd=ROOT, env=env, check=True)
         rows = json.loads(table.read_text())
     lines = [f"| {r['area']} | {r['case']} | {r['expected']} | {r['observed']} |" for r in rows]

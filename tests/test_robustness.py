@@ -126,8 +126,10 @@ def test_any_image_works_or_fails_with_one_line(
 
 def test_the_robustness_document_lists_every_case():
     from .test_faults import FAULT_CASES
+    from .test_properties import PROPERTY_ROWS
 
     text = DOC.read_text()
     cases = [(f"image as {role}", case) for case, *_ in CASES for role in ("content", "style")] + FAULT_CASES
+    cases += [("property (hypothesis)", case) for _, case, _ in PROPERTY_ROWS]
     for area, case in cases:
         assert re.search(rf"^\| {re.escape(area)} \| {re.escape(case)} \|", text, flags=re.M), (area, case)
