@@ -37,6 +37,10 @@ class ServeLimits:
     max_concurrent: int = 2  # transfers at once
 
 
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 2**20:.3g} MB" if n_bytes >= 2**20 else f"{n_bytes / 1024:.3g} KB"
+
+
 def _check_pixels(image: Image.Image, name: str, limits: ServeLimits) -> None:
     if image.width * image.height > limits.max_pixels:
         raise HTTPException(
@@ -50,7 +54,7 @@ async def read_image(upload: UploadFile, name: str, limits: ServeLimits) -> Imag
     while chunk := await upload.read(CHUNK):
         data += chunk
         if len(data) > limits.max_file_bytes:
-            raise HTTPException(413, f"{name}: larger than the limit of {limits.max_file_bytes // 2**20} MB")
+            raise HTTPException(413, f"{name}: larger than the limit of {_size(limits.max_file_bytes)}")
     if not data:
         raise HTTPException(422, f"{name}: empty file")
     return await run_in_threadpool(decode_image, bytes(data), name, limits)
@@ -94,7 +98,7 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limits.max_request_bytes):
             return JSONResponse(
-                {"detail": f"request larger than the limit of {limits.max_request_bytes // 2**20} MB"}, 413
+                {"detail": f"request larger than the limit of {_size(limits.max_request_bytes)}"}, 413
             )
         return await call_next(request)
 
