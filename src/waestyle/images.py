@@ -3,6 +3,7 @@
 import io
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -15,6 +16,14 @@ from waestyle.files import atomic_write_bytes
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
+class ImageTooLarge(WaestyleError):
+    """More pixels than allowed, or a decompression bomb (the web app answers 413)."""
+
+
+class NotAnImage(WaestyleError):
+    """Data no image reader recognises (the web app answers 415)."""
+
+
 def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Open any image Pillow reads as RGB, upright per its EXIF orientation, refusing huge ones."""
     path = Path(path)
@@ -22,26 +31,34 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
         raise WaestyleError(f"{path}: no such file")
     if not path.is_file():
         raise WaestyleError(f"{path}: not a file")
+    return decode_image(path, str(path), max_pixels)
+
+
+def decode_image(source: str | Path | BinaryIO, label: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """`load_image` for a file or a file-like object (an upload): errors name `label`.
+
+    The pixel count is read from the header and checked before any decoding.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise WaestyleError(
-                        f"{path}: {width}x{height} is {width * height:,} pixels, above the limit of "
-                        f"{max_pixels:,} (raise it with --max-pixels)"
+                    raise ImageTooLarge(
+                        f"{label}: {width}x{height} is {width * height:,} pixels, above the limit of "
+                        f"{max_pixels:,} pixels (raise it with --max-pixels)"
                     )
                 image.load()
                 return to_rgb(ImageOps.exif_transpose(image))
     except WaestyleError:
         raise
     except UnidentifiedImageError as err:
-        raise WaestyleError(f"{path}: not an image file Pillow can read") from err
+        raise NotAnImage(f"{label}: not an image file Pillow can read") from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise WaestyleError(f"{path}: refused as a decompression bomb ({err})") from err
+        raise ImageTooLarge(f"{label}: refused as a decompression bomb ({err})") from err
     except (OSError, SyntaxError, ValueError) as err:  # truncated data, broken headers
-        raise WaestyleError(f"{path}: corrupt or truncated image ({str(err).splitlines()[0]})") from err
+        raise WaestyleError(f"{label}: corrupt or truncated image ({str(err).splitlines()[0]})") from err
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -7,7 +7,6 @@ most `max_concurrent` at a time (memory stays bounded), never on the event loop.
 
 import asyncio
 import io
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -15,13 +14,13 @@ from typing import Annotated
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from waestyle import __version__
 from waestyle.bundled import demo_contents, demo_styles
 from waestyle.errors import WaestyleError
-from waestyle.images import to_rgb
+from waestyle.images import ImageTooLarge, NotAnImage, decode_image
 
 STATIC = Path(__file__).parent / "static"
 CHUNK = 1 << 16
@@ -41,13 +40,6 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes / 2**20:.3g} MB" if n_bytes >= 2**20 else f"{n_bytes / 1024:.3g} KB"
 
 
-def _check_pixels(image: Image.Image, name: str, limits: ServeLimits) -> None:
-    if image.width * image.height > limits.max_pixels:
-        raise HTTPException(
-            413, f"{name}: {image.width}x{image.height} is above the limit of {limits.max_pixels:,} pixels"
-        )
-
-
 async def read_image(upload: UploadFile, name: str, limits: ServeLimits) -> Image.Image:
     """An uploaded file as an RGB image, or a 413 / 415 / 422 with a message naming the field."""
     data = bytearray()
@@ -57,25 +49,19 @@ async def read_image(upload: UploadFile, name: str, limits: ServeLimits) -> Imag
             raise HTTPException(413, f"{name}: larger than the limit of {_size(limits.max_file_bytes)}")
     if not data:
         raise HTTPException(422, f"{name}: empty file")
-    return await run_in_threadpool(decode_image, bytes(data), name, limits)
+    return await run_in_threadpool(decode_upload, bytes(data), name, limits)
 
 
-def decode_image(data: bytes, name: str, limits: ServeLimits) -> Image.Image:
+def decode_upload(data: bytes, name: str, limits: ServeLimits) -> Image.Image:
+    """The CLI's image decoding (waestyle.images), its errors mapped to status codes."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            _check_pixels(image, name, limits)  # from the header, before decoding
-            image.load()
-            return to_rgb(ImageOps.exif_transpose(image))
-    except HTTPException:
-        raise
-    except UnidentifiedImageError as err:
-        raise HTTPException(415, f"{name}: not an image (PNG, JPEG, WebP, BMP, GIF, TIFF are read)") from err
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise HTTPException(413, f"{name}: refused as a decompression bomb") from err
-    except (OSError, SyntaxError, ValueError) as err:
-        raise HTTPException(422, f"{name}: corrupt or truncated image ({str(err).splitlines()[0]})") from err
+        return decode_image(io.BytesIO(data), name, limits.max_pixels)
+    except ImageTooLarge as err:
+        raise HTTPException(413, str(err)) from err
+    except NotAnImage as err:
+        raise HTTPException(415, str(err)) from err
+    except WaestyleError as err:
+        raise HTTPException(422, str(err)) from err
 
 
 def _examples(paths: list[Path], kind: str) -> list[dict]:
@@ -97,9 +83,7 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
     async def refuse_large_bodies(request: Request, call_next):
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limits.max_request_bytes):
-            return JSONResponse(
-                {"detail": f"request larger than the limit of {_size(limits.max_request_bytes)}"}, 413
-            )
+            return JSONResponse({"detail": f"request larger than the limit of {_size(limits.max_request_bytes)}"}, 413)
         return await call_next(request)
 
     @app.get("/api/health")
