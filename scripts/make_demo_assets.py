@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from waestyle.demo_data import package_file
 from waestyle.samples import procedural_style
 
 MAX_SIDE = 512
@@ -47,14 +48,11 @@ def source_image(kind: str, name: str) -> Image.Image:
     if kind == "procedural":
         family, seed = name.split(":")
         return procedural_style(int(seed), size=MAX_SIDE, family=family)
-    if kind == "skimage":
-        import skimage.data
-
-        return Image.open(Path(skimage.data.__file__).parent / name)
-    if kind == "matplotlib":
-        import matplotlib
-
-        return Image.open(Path(matplotlib.get_data_path()) / "sample_data" / name)
+    if kind in ("skimage", "matplotlib"):
+        path = package_file(kind, name)
+        if path is None:
+            raise SystemExit(f"{kind} is missing: pip install scikit-image matplotlib")
+        return Image.open(path)
     if kind == "lomiri":
         path = BACKGROUNDS / name
         if not path.is_file():

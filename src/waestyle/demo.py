@@ -50,12 +50,13 @@ def run_demo(
     if existing and not overwrite:
         raise WaestyleError(f"{existing[0]} exists; pass --overwrite to replace the demo's outputs")
     stylizer = Stylizer.load(model_dir, device=device)
+    style_images = [load_image(s) for s in styles]  # read once: for the latents and for the grid
     start = time.perf_counter()
-    z_styles = [stylizer.style_latent(load_image(s)) for s in styles]
+    z_styles = [stylizer.style_latent(image) for image in style_images]
     style_seconds = (time.perf_counter() - start) / len(styles)
 
     cell = lambda image: pil_to_tensor(resize_center_crop(image, GRID_CELL))  # noqa: E731
-    rows = [[torch.ones(3, GRID_CELL, GRID_CELL)] + [cell(load_image(s)) for s in styles]]
+    rows = [[torch.ones(3, GRID_CELL, GRID_CELL)] + [cell(image) for image in style_images]]
     outputs, elapsed = [], 0.0
     for content in tqdm(contents, desc="demo", unit="content", disable=not progress):
         image = load_image(content)

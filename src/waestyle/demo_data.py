@@ -36,7 +36,8 @@ PIP_TEXTURES = (("skimage", "grass.png", "CC0 (CC0Textures)"),)
 STYLE_SEED_OFFSET = 1000  # the demo's procedural styles use seeds below this
 
 
-def _package_file(package: str, name: str) -> Path | None:
+def package_file(package: str, name: str) -> Path | None:
+    """A sample file shipped inside scikit-image or matplotlib, or None without that package."""
     try:
         if package == "skimage":
             import skimage.data
@@ -50,9 +51,9 @@ def _package_file(package: str, name: str) -> Path | None:
 
 
 def _sources(backgrounds: Path) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
-    photos = [(_package_file(p, n), f"{p} sample data {n}: {lic}") for p, n, lic in PIP_PHOTOS]
+    photos = [(package_file(p, n), f"{p} sample data {n}: {lic}") for p, n, lic in PIP_PHOTOS]
     photos += [(backgrounds / n, f"Debian lomiri-wallpapers-16.04 {n}: {lic}") for n, lic in DEBIAN_PHOTOS]
-    textures = [(_package_file(p, n), f"{p} sample data {n}: {lic}") for p, n, lic in PIP_TEXTURES]
+    textures = [(package_file(p, n), f"{p} sample data {n}: {lic}") for p, n, lic in PIP_TEXTURES]
     keep = lambda items: [(path, what) for path, what in items if path is not None and path.is_file()]  # noqa: E731
     return keep(photos), keep(textures)
 
