@@ -13,7 +13,7 @@ from waestyle.compare import content_sizes
 from waestyle.config import ModelConfig, TrainConfig
 from waestyle.features import load_feature_network
 from waestyle.methods import PeerMethod
-from waestyle.metrics import PSNR_CAP, colour_distance, judge_distances, psnr, ssim
+from waestyle.metrics import PSNR_CAP, colour_distance, grey_ssim, judge_distances, psnr, ssim, texture_distance
 from waestyle.samples import procedural_style
 from waestyle.train import train
 
@@ -32,6 +32,16 @@ def test_metric_identities():
     assert style == [0.0, 0.0] and content == [0.0, 0.0]  # an image's style distance to itself is 0
     style, content = judge_distances(judge, noisy, images, torch.rand(2, 3, 32, 32, generator=g))
     assert all(s > 0 for s in style) and all(c > 0 for c in content)
+
+
+def test_texture_distance_needs_no_network_and_tells_textures_apart():
+    g = torch.Generator().manual_seed(0)
+    noise = torch.rand(2, 3, 64, 64, generator=g)
+    smooth = torch.nn.functional.avg_pool2d(noise, 9, 1, 4, count_include_pad=False)
+    assert texture_distance(noise, noise) == [0.0, 0.0]
+    assert texture_distance(noise, noise.flip(-1).roll(7, -2)) == pytest.approx([0.0, 0.0], abs=0.02)  # layout-free
+    assert all(d > 1.0 for d in texture_distance(smooth, noise))  # fine grain against a blur
+    assert grey_ssim(noise, noise) == pytest.approx([1.0, 1.0])
 
 
 def test_content_sizes_are_the_researchs_five_halvings():
@@ -72,13 +82,19 @@ def test_evaluate_quick_writes_a_finite_report(tmp_path, capsys, tiny_model, nes
     identity = [r for r in document["rows"] if r["method"].startswith("identity")]
     assert all(r["psnr"] == PSNR_CAP and r["ssim"] == 1.0 for r in identity if r["kind"] == "reconstruction")
     assert all(r["content_distance"] == 0 for r in identity if r["kind"] == "transfer")
+    # The independent measures: a second judge network no model trained with, and a fixed filter bank.
+    assert all(r["grey_ssim"] == pytest.approx(1.0) for r in identity if r["kind"] == "transfer")
+    assert all(r["texture_distance"] >= 0 and r["style_distance_2"] >= 0 for r in identity if r["kind"] == "transfer")
+    assert document["setup"]["second judge"] == "random-vgg19-judge"
+    cut = next(s for s in document["summary"] if s["method"] == "tiny")["texture_distance_cut"]
+    assert -50 < cut <= 1
     transfers = [r for r in document["rows"] if r["kind"] == "transfer"]
     assert len(transfers) == len(methods) * 2 * 2  # --quick: 2 contents x 2 styles per method
     for name in ("transfer-grid.png", "reconstruction-grid.png", "content-size.png"):
         with Image.open(out / name) as image:
             image.verify()
     report = (out / "report.md").read_text()
-    assert "| nested-tiny k=8 |" in report and "sliced Wasserstein" in report
+    assert "| nested-tiny k=8 |" in report and "sliced Wasserstein" in report and "texture cut" in report
     wins = {s["method"]: s.get("style_wins") for s in document["summary"]}
     assert wins["identity (content unchanged)"] is None and re.fullmatch(r"[0-4]/4", wins["tiny"])
     gatys = [r for r in transfers if r["method"] == "gatys (optimisation)"]

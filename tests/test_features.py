@@ -120,3 +120,22 @@ def test_vgg19_weights_are_ignored_by_a_lite0_model(tmp_path):
     # One --vgg19-weights flag serves every command; a Lite0 model must not try to read that file.
     net = load_feature_network("efficientnet-lite0", vgg19_weights=tmp_path / "vgg19.pth")
     assert net.name == "efficientnet-lite0"
+
+
+def test_random_vgg19_is_seeded_narrow_and_needs_no_file():
+    from waestyle.features.vgg import random_vgg19
+
+    a, b = random_vgg19("random-vgg19-quarter"), load_feature_network("random-vgg19-quarter")
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb), name  # the same seed, the same network, in any process
+        assert not pa.requires_grad
+    assert a.channels["relu1_1"] == 16 and a.channels["relu4_1"] == 128
+    judge = load_feature_network("random-vgg19-judge")
+    assert judge.channels["relu1_1"] == 32
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    maps = a(images, a.style_layers + (a.content_layer,))
+    assert maps["relu4_1"].shape == (2, 128, 8, 8) and maps["relu4_2"].shape == (2, 128, 8, 8)
+    # Kaiming scaling keeps every layer alive: no layer's Gram matrix is (nearly) zero.
+    assert all(gram(maps[name]).abs().mean() > 1e-3 for name in a.style_layers)
+    first = judge.features[0].weight
+    assert not torch.equal(first[:16], random_vgg19("random-vgg19-half").features[0].weight[:16])

@@ -101,3 +101,28 @@ def test_several_folders_are_mixed_and_128px_works(tmp_path, image_dir):
     config = _config(image_dir, steps=1, batch_size=2, data=[str(image_dir), str(other)])
     result = train(ModelConfig(image_size=128, content_dim=8, style_dim=4), config, tmp_path / "run", progress=False)
     assert result.history[0]["loss"] > 0
+
+
+def test_the_default_recipes_options_train_and_weigh_content_by_size(tmp_path, image_dir):
+    """Random-VGG features, residual blocks, a style size and content loss by size: the default model's options."""
+    model = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=8, content_stride=4, base_channels=8,
+                        features="random-vgg19-quarter", res_blocks=2, style_size=64, nested_content=True)  # fmt: skip
+    by_size = _config(image_dir, style_loss_weight=1.0, content_loss_weight=0.5, content_loss_by_size=True)
+    train(model, by_size, tmp_path / "a", progress=False)
+    weights = _weights(tmp_path / "a")
+    assert "decoder.residual.3.conv.weight" in weights and not any(k.startswith("feature_net") for k in weights)
+
+    from waestyle.features import load_feature_network
+    from waestyle.model import WAEStyleModel
+    from waestyle.train import training_losses
+
+    torch.manual_seed(0)
+    net = WAEStyleModel(model, load_feature_network(model.features))
+    images = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    terms = {
+        flag: training_losses(net, images, torch.Generator().manual_seed(2), _config(
+            image_dir, style_loss_weight=1.0, content_loss_weight=0.5, content_loss_by_size=flag))["content"]
+        for flag in (False, True)
+    }  # fmt: skip
+    # The same draws; each image's content term is scaled by sqrt(k / 8) <= 1, so the total can only shrink.
+    assert 0 < terms[True] < terms[False]

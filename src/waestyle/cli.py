@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("content_dim", int, "size of the content latent z_c, 32..512"),
         ("style_dim", int, "size of the style latent z_s"),
         ("content_stride", int, "spatial: pixels per z_c position along each side, a power of two"),
-        ("features", FEATURE_CHOICES, "frozen ImageNet CNN whose Gram matrices feed the style encoder"),
+        ("features", FEATURE_CHOICES, "frozen CNN whose Gram matrices feed the style encoder and the style loss"),
+        ("res_blocks", int, "spatial: residual blocks at the decoder's bottleneck"),
+        ("style_size", int, "long side at which a style image is read (0: the image size)"),
         ("steps", int, "total optimiser steps"),
         ("batch_size", int, "images per step"),
         ("lr", float, "Adam learning rate"),
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("perceptual_weight", float, "weight of a feature-space reconstruction term"),
         ("style_loss_weight", float, "style consistency: Gram distance of swapped outputs to the style image's"),
         ("content_loss_weight", float, "style consistency: deep-feature distance of swapped outputs to the content"),
+        ("grad_clip", float, "clip the gradient's norm to this, 0: off"),
         ("seed", int, "random seed; CPU runs with the same seed are identical"),
         ("checkpoint_every", int, "steps between checkpoints"),
         ("sample_every", int, "steps between sample grids"),
@@ -94,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="train with nested dropout on z_c, so `transfer --content-dim k` works for every k",
+    )
+    train.add_argument(
+        "--content-loss-by-size",
+        action="store_true",
+        default=None,
+        help="nested content: weigh each image's content loss by its share of z_c, so a smaller --content-dim "
+        "trades content for style",
     )
     train.add_argument(
         "--compile", action="store_true", default=None, help="torch.compile the training step (GPU, long runs)"
@@ -129,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
             type=int,
             default=DEFAULT_MAX_SIDE,
             help=f"spatial: largest long side run in one pass; larger is resized up (default: {DEFAULT_MAX_SIDE})",
+        )
+        sub.add_argument(
+            "--style-scale",
+            type=float,
+            default=1.0,
+            help="spatial: size of the style's texture on the picture, 0.1-10; 2 doubles it (default: 1, the look "
+            "of a 512-px result at any size)",
         )
         sub.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: 16)")
         sub.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -196,6 +213,8 @@ def run_stylize(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or (args.size is not None and not 1 <= args.size <= 8192) or args.max_side < 16:
         raise WaestyleError("--batch-size must be at least 1, --size between 1 and 8192, --max-side at least 16")
+    if not 0.1 <= args.style_scale <= 10:
+        raise WaestyleError(f"--style-scale must be from 0.1 to 10, got {args.style_scale}")
     transfer = args.command == "transfer"
     contents, content_folder = expand_inputs(args.content)
     style_files, style_folder, mixed = _style_sources(args) if transfer else ([None], False, None)
@@ -212,7 +231,7 @@ def run_stylize(args: argparse.Namespace) -> int:
         styles = style_latents(stylizer, style_files, max_pixels, report, strict=not to_folder)
     else:
         styles = [(None, None)]
-    controls = {"content_dim": args.content_dim, "long_side": args.size}
+    controls = {"content_dim": args.content_dim, "long_side": args.size, "style_scale": args.style_scale}
     if transfer:
         controls.update(strength=args.strength, keep_colors=args.keep_colors)
     run_pairs(

@@ -19,6 +19,19 @@ def add_data(commands) -> None:
     demo.add_argument("--backgrounds", type=Path, default=Path("/usr/share/backgrounds"),
                       help="where Debian's lomiri-wallpapers-16.04 photographs are (default: %(default)s)")  # fmt: skip
 
+    prepare = actions.add_parser(
+        "prepare", help="write the training set (photos/, styles/, SOURCES.md) from packages installed here"
+    )
+    prepare.add_argument("--out", required=True, type=Path, metavar="DIR", help="an empty or new folder")
+    prepare.add_argument("--size", type=int, default=128, help="side of the square crops (default: 128)")
+    prepare.add_argument("--seed", type=int, default=0, help="seed of the crops and renderings (default: 0)")
+    prepare.add_argument("--procedural", type=int, default=300, help="procedural styles added (default: 300)")
+    prepare.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
+    prepare.add_argument("--share", type=Path, default=Path("/usr/share"),
+                         help="where Debian packages install their pictures (default: %(default)s)")  # fmt: skip
+    prepare.add_argument("--backgrounds", type=Path, default=Path("/usr/share/backgrounds"),
+                         help="where lomiri-wallpapers-16.04 photographs are (default: %(default)s)")  # fmt: skip
+
     pack = actions.add_parser("pack", help="decode and resize images once into a pack that `train --data` reads fast")
     pack.add_argument("data", nargs="+", metavar="[KIND:]DIR", help="image folders, as for `train --data`")
     pack.add_argument("--out", required=True, type=Path, metavar="PACK", help="a new folder for the pack")
@@ -36,6 +49,20 @@ def run_data(args: argparse.Namespace) -> int:
         meta = write_pack(args.data, args.out, args.image_size, workers=args.workers, max_pixels=args.max_pixels)
         skipped = f", {meta['skipped']} unreadable skipped" if meta["skipped"] else ""
         print(f"wrote a pack of {pack_summary(meta)} to {args.out}{skipped}")
+        return 0
+    if args.action == "prepare":
+        from waestyle.data_recipe import prepare_training_data
+
+        if not 32 <= args.size <= 1024 or args.procedural < 0 or args.workers < 1:
+            raise WaestyleError("--size must be from 32 to 1024, --procedural 0 or more, --workers at least 1")
+        counts = prepare_training_data(
+            args.out, size=args.size, seed=args.seed, procedural=args.procedural, share=args.share,
+            backgrounds=args.backgrounds, workers=args.workers,
+        )  # fmt: skip
+        print(
+            f"wrote {counts['photos']} content crops ({counts['content_pictures']} pictures) and {counts['styles']} "
+            f"style crops ({counts['style_sources']} sources) to {args.out} (sources in SOURCES.md)"
+        )
         return 0
     from waestyle.demo_data import prepare_demo_data
 

@@ -35,6 +35,7 @@ class CompareSettings:
     content_dims: Sequence[int] | None = None
     max_images: int = 8
     judge: str = "efficientnet-lite2"
+    second_judge: str | None = "random-vgg19-judge"
     gatys_iterations: int = 100
     device: str = "cpu"
     vgg19_weights: Path | None = None
@@ -95,11 +96,15 @@ def compare(settings: CompareSettings, progress: bool = True) -> Path:
 
     judge = load_feature_network(settings.judge, settings.vgg19_weights).to(device)
     trained_with_judge = [label for s, label in zip(stylizers, labels, strict=True) if s.config.features == judge.name]
-    evaluation = run_evaluation(methods, contents, styles, content_names, style_names, judge, progress=progress)
+    second = load_feature_network(settings.second_judge).to(device) if settings.second_judge else None
+    evaluation = run_evaluation(
+        methods, contents, styles, content_names, style_names, judge, progress=progress, second_judge=second
+    )
     setup = {
         "models": ", ".join(labels),
         "judge network": judge.name
         + (f" (not independent: {', '.join(trained_with_judge)} trained with it)" if trained_with_judge else ""),
+        "second judge": second.name if second is not None else "none",
         "image size": f"{size} x {size} (contents resized and centre-cropped)",
         "contents": f"{len(content_names)} from {settings.content_dir}",
         "styles": f"{len(style_names)} from {settings.style_dir}",

@@ -12,7 +12,10 @@ from waestyle.errors import WaestyleError
 DEFAULT_MAX_PIXELS = 40_000_000
 # Long side a spatial model processes in one pass by default: about 4x the memory of 1024 px (see benchmarks).
 DEFAULT_MAX_SIDE = 2048
-FEATURE_CHOICES = ("efficientnet-lite0", "efficientnet-lite2", "vgg19")
+FEATURE_CHOICES = (
+    "efficientnet-lite0", "efficientnet-lite2", "vgg19",
+    "random-vgg19", "random-vgg19-half", "random-vgg19-quarter", "random-vgg19-judge",
+)  # fmt: skip
 ARCHITECTURES = ("global", "spatial")
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -33,6 +36,11 @@ class ModelConfig:
     content_stride: int = 8
     # trained with nested dropout, so any prefix of z_c's channels is a usable smaller content code
     nested_content: bool = False
+    # residual blocks at the decoder's bottleneck (spatial arch): where the style's texture is drawn
+    res_blocks: int = 1
+    # long side at which the style encoder reads a style image (0: image_size, a centre crop, as trained
+    # before); a larger side keeps the style's texture, which a 64-px thumbnail blurs away
+    style_size: int = 0
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
@@ -47,9 +55,16 @@ class ModelConfig:
         stride = self.content_stride
         if self.arch == "spatial" and (stride < 2 or stride & (stride - 1) or stride > size // 4):
             raise WaestyleError(f"--content-stride must be a power of two from 2 to image size / 4, got {stride}")
-        for name in ("content_dim", "style_dim", "base_channels", "max_channels", "style_hidden"):
+        if self.style_size and not 16 <= self.style_size <= 2048:
+            raise WaestyleError(f"--style-size must be from 16 to 2048 (or 0: the image size), got {self.style_size}")
+        for name in ("content_dim", "style_dim", "base_channels", "max_channels", "style_hidden", "res_blocks"):
             if getattr(self, name) < 1:
                 raise WaestyleError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def style_side(self) -> int:
+        """The long side of a style image as the style encoder reads it."""
+        return self.style_size or self.image_size
 
     @property
     def num_resolutions(self) -> int:
@@ -89,6 +104,10 @@ class TrainConfig:
     # style consistency: decode (z_c of A, z_s of B) and pull its Grams to B's, its deep features to A's
     style_loss_weight: float = 0.0
     content_loss_weight: float = 0.0
+    # nested content: each image's content loss times sqrt(its kept share of z_c, k / content_dim)
+    content_loss_by_size: bool = False
+    # clip the gradient's global norm to this (0: off); strong style losses give rare huge gradients
+    grad_clip: float = 0.0
     seed: int = 0
     checkpoint_every: int = 500
     sample_every: int = 500
@@ -109,8 +128,8 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise WaestyleError(f"--{name.replace('_', '-')} must be at least 1")
         weights = (self.mmd_weight, self.perceptual_weight, self.style_loss_weight, self.content_loss_weight)
-        if self.lr <= 0 or min(weights) < 0:
-            raise WaestyleError("--lr must be positive and loss weights not negative")
+        if self.lr <= 0 or min(weights) < 0 or self.grad_clip < 0:
+            raise WaestyleError("--lr must be positive, loss weights and --grad-clip not negative")
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":

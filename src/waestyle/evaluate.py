@@ -17,7 +17,15 @@ from tqdm import tqdm
 
 from waestyle.features import FeatureNetwork
 from waestyle.images import pil_to_tensor, resize_center_crop
-from waestyle.metrics import colour_distance, judge_distances, psnr, ssim
+from waestyle.metrics import (
+    colour_distance,
+    gram_style_distances,
+    grey_ssim,
+    judge_distances,
+    psnr,
+    ssim,
+    texture_distance,
+)
 from waestyle.stylize import Stylizer
 
 
@@ -79,8 +87,10 @@ def run_evaluation(
     *,
     grid_pairs: int = 4,
     progress: bool = True,
+    second_judge: FeatureNetwork | None = None,
 ) -> Evaluation:
-    """Every method on every (content, style) pair of two square batches, measured by `judge`."""
+    """Every method on every (content, style) pair of two square batches, measured by `judge`, by the
+    filter-bank texture distance, and (when given) by the style distance in `second_judge`."""
     result = Evaluation(device=str(contents.device))
     with tqdm(total=len(methods) * (len(styles) + 1), disable=not progress, unit="pass", desc="evaluate") as bar:
         for method in methods:
@@ -102,11 +112,18 @@ def run_evaluation(
                 seconds = (time.perf_counter() - started) / len(contents)
                 expanded = style[None].expand_as(contents)
                 style_d, content_d = judge_distances(judge, outputs, contents, expanded)
-                colours = colour_distance(outputs, expanded)
+                extra = {
+                    "colour_distance": colour_distance(outputs, expanded),
+                    "texture_distance": texture_distance(outputs, expanded),
+                    "grey_ssim": grey_ssim(outputs, contents),
+                }
+                if second_judge is not None:
+                    extra["style_distance_2"] = gram_style_distances(second_judge, outputs, expanded)
                 for i, name in enumerate(content_names):
                     result.rows.append({**base, "kind": "transfer", "content": name, "style": style_name,
                                         "style_distance": style_d[i], "content_distance": content_d[i],
-                                        "colour_distance": colours[i], "seconds_per_image": seconds})  # fmt: skip
+                                        **{key: values[i] for key, values in extra.items()},
+                                        "seconds_per_image": seconds})  # fmt: skip
                 firsts.append(outputs[len(firsts) % len(outputs)])
                 bar.update(1)
             result.grid_outputs[method.name] = torch.stack(firsts[:grid_pairs]).cpu()

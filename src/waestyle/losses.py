@@ -58,10 +58,14 @@ def style_distance(
     return torch.stack(per_layer).mean()
 
 
-def content_distance(output_map: torch.Tensor, target_map: torch.Tensor) -> torch.Tensor:
-    """Relative squared distance of deep feature maps, ||F(out) - F(target)||² / ||F(target)||², per image."""
+def content_distance(
+    output_map: torch.Tensor, target_map: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Relative squared distance of deep feature maps, ||F(out) - F(target)||² / ||F(target)||², averaged
+    over images (each times its entry of `weights`, when given)."""
     out, target = output_map.flatten(1), target_map.flatten(1)
-    return ((out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8)).mean()
+    per_image = (out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8)
+    return (per_image if weights is None else per_image * weights).mean()
 
 
 def latent_samples(z: torch.Tensor, max_samples: int, generator: torch.Generator) -> torch.Tensor:

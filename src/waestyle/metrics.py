@@ -3,10 +3,13 @@
 - PSNR and SSIM from scikit-image (the maintained implementations), per image.
 - Style and content distances in a *judge* network (losses.style_distance / content_distance), per image.
 - Colour distance: sliced Wasserstein-1 between the two images' pixel-colour distributions.
+- Texture distance: statistics of a fixed bank of derivative-of-Gaussian filters, no learned network at
+  all, so no training loss can have shaped it.
 """
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from waestyle.errors import WaestyleError
 from waestyle.features import FeatureNetwork
@@ -80,3 +83,60 @@ def judge_distances(
         layer = judge.content_layer
         content_values.append(content_distance(one[layer], content_maps[layer][i : i + 1]).item())
     return style_values, content_values
+
+
+# Derivative-of-Gaussian filters (x, y, xx, yy, xy) at three scales, on luminance: edges, bars and
+# corners at 1-4 px widths, the building blocks texture statistics read (Portilla & Simoncelli in spirit).
+FILTER_SIGMAS = (1.0, 2.0, 4.0)
+
+
+def _filter_bank() -> torch.Tensor:
+    filters = []
+    for sigma in FILTER_SIGMAS:
+        radius = int(3 * sigma)
+        x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+        g = torch.exp(-(x**2) / (2 * sigma**2))
+        g = g / g.sum()
+        d1 = -x / sigma**2 * g
+        d2 = (x**2 / sigma**4 - 1 / sigma**2) * g
+        size = 2 * 12 + 1  # every filter padded to the largest support
+        for a, b in ((d1, g), (g, d1), (d2, g), (g, d2), (d1, d1)):
+            kernel = torch.outer(b, a)
+            pad = (size - kernel.shape[0]) // 2
+            filters.append(F.pad(kernel, (pad, pad, pad, pad)))
+    return torch.stack(filters)[:, None].float()
+
+
+def texture_statistics(images: torch.Tensor) -> torch.Tensor:
+    """(N, 2 * filters + 1): log of the mean |response| and of the standard deviation of each filter's
+    response, and of the luminance's standard deviation (contrast), per image."""
+    luma = (images.float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    flat = F.conv2d(F.pad(luma, (12, 12, 12, 12), mode="reflect"), _filter_bank()).flatten(2)
+    return torch.cat([flat.abs().mean(2), flat.std(2), luma.flatten(1).std(1, keepdim=True)], 1).add(1e-4).log()
+
+
+@torch.no_grad()
+def texture_distance(outputs: torch.Tensor, targets: torch.Tensor) -> list[float]:
+    """Mean squared log-ratio of filter-bank statistics, per image pair: 0 is the same texture energy in
+    every filter; 1 is a factor e (about 2.7) apart on average. Independent of any network."""
+    a, b = texture_statistics(outputs.detach().cpu()), texture_statistics(targets.detach().cpu())
+    return (a - b).pow(2).mean(1).tolist()
+
+
+def grey_ssim(outputs: torch.Tensor, targets: torch.Tensor) -> list[float]:
+    """SSIM of the luminance only: how much of the content's structure a transfer keeps, whatever its colours."""
+    _, structural_similarity = _skimage_metrics()
+    weights = np.array([0.299, 0.587, 0.114])
+    pairs = zip(_to_numpy(outputs) @ weights, _to_numpy(targets) @ weights, strict=True)
+    return [float(structural_similarity(target, out, data_range=1.0)) for out, target in pairs]
+
+
+@torch.no_grad()
+def gram_style_distances(judge: FeatureNetwork, outputs: torch.Tensor, styles: torch.Tensor) -> list[float]:
+    """Style distance only, per image, in a second judge network."""
+    out_maps, style_maps = judge(outputs, judge.style_layers), judge(styles, judge.style_layers)
+    return [
+        style_distance({k: v[i : i + 1] for k, v in out_maps.items()}, {k: v[i : i + 1] for k, v in style_maps.items()},
+                       judge.style_layers).item()
+        for i in range(len(outputs))
+    ]  # fmt: skip

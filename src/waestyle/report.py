@@ -15,10 +15,15 @@ from waestyle.images import make_grid, save_image
 from waestyle.methods import IdentityMethod
 
 COLUMNS = ("method", "content_dim", "kind", "content", "style", "psnr", "ssim", "style_distance",
-           "content_distance", "colour_distance", "seconds_per_image")  # fmt: skip
+           "content_distance", "colour_distance", "style_distance_2", "texture_distance", "grey_ssim",
+           "seconds_per_image")  # fmt: skip
 IDENTITY = IdentityMethod.name
 SUMMARY = (("psnr", "PSNR (dB) ↑"), ("ssim", "SSIM ↑"), ("style_distance", "style dist ↓"),
-           ("content_distance", "content dist ↓"), ("colour_distance", "colour dist ↓"))  # fmt: skip
+           ("style_distance_2", "style dist, 2nd judge ↓"), ("texture_distance", "texture dist ↓"),
+           ("colour_distance", "colour dist ↓"), ("content_distance", "content dist ↓"),
+           ("grey_ssim", "SSIM to content ↑"))  # fmt: skip
+# Per pair, how much of the unstylised content's distance to the style a method removes (median over pairs).
+CUTS = (("texture_distance", "texture cut"), ("colour_distance", "colour cut"), ("style_distance_2", "style cut, 2nd"))
 
 
 def summarise(evaluation: Evaluation) -> list[dict]:
@@ -38,7 +43,22 @@ def summarise(evaluation: Evaluation) -> list[dict]:
         seconds = summary.get("seconds_per_image")
         summary["images_per_s"] = 1 / seconds if seconds else None
     _count_style_wins(evaluation.rows, by_method)
+    _median_cuts(evaluation.rows, by_method)
     return list(by_method.values())
+
+
+def _median_cuts(rows: list[dict], by_method: dict[str, dict]) -> None:
+    """Per method and measure, the median over pairs of 1 - d(output, style) / d(content, style)."""
+    transfers = [r for r in rows if r["kind"] == "transfer"]
+    for key, _ in CUTS:
+        reference = {(r["content"], r["style"]): r.get(key) for r in transfers if r["method"] == IDENTITY}
+        cuts: dict[str, list[float]] = defaultdict(list)
+        for r in transfers:
+            before = reference.get((r["content"], r["style"]))
+            if r["method"] != IDENTITY and before and r.get(key) is not None:
+                cuts[r["method"]].append(1.0 - r[key] / before)
+        for name, values in cuts.items():
+            by_method[name][f"{key}_cut"] = sorted(values)[len(values) // 2]
 
 
 def _count_style_wins(rows: list[dict], by_method: dict[str, dict]) -> None:
@@ -54,6 +74,10 @@ def _count_style_wins(rows: list[dict], by_method: dict[str, dict]) -> None:
             wins[r["method"]].append(r["style_distance"] < reference[(r["content"], r["style"])])
     for name, won in wins.items():
         by_method[name]["style_wins"] = f"{sum(won)}/{len(won)}"
+
+
+def _percent(value: float | None) -> str | None:
+    return None if value is None else f"{100 * value:.0f} %"
 
 
 def _cell(value) -> str:
@@ -86,11 +110,13 @@ def write_report(evaluation: Evaluation, out: Path, setup: dict, contents: torch
     lines = ["# waestyle evaluation\n", "| setting | value |", "| --- | --- |"]
     lines += [f"| {key} | {_cell(value)} |" for key, value in setup.items()]
     lines += ["", "## Summary (means over all images and pairs)", ""]
-    header = ["method", "k"] + [label for _, label in SUMMARY] + ["more stylised", "s / image", "images / s"]
+    header = ["method", "k"] + [label for _, label in SUMMARY] + ["more stylised"] + [label for _, label in CUTS]
+    header += ["s / image", "images / s"]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for s in summary:
-        cells = [s["method"], s["content_dim"]] + [s.get(key) for key, _ in SUMMARY]
-        cells += [s.get("style_wins"), s.get("seconds_per_image"), s.get("images_per_s")]
+        cells = [s["method"], s["content_dim"]] + [s.get(key) for key, _ in SUMMARY] + [s.get("style_wins")]
+        cells += [_percent(s.get(f"{key}_cut")) for key, _ in CUTS]
+        cells += [s.get("seconds_per_image"), s.get("images_per_s")]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines += ["", "Transfers (rows: content, style, then one row per method; column j is content j with style j):",
               "", "![transfers](transfer-grid.png)", "", "Reconstructions (first row: the originals):", "",
@@ -111,6 +137,13 @@ METRIC_NOTES = """## Metrics
 - **content distance** = ‖F(out) − F(content)‖² / ‖F(content)‖² at the judge's content layer: 0 is the content.
 - **colour distance**: sliced Wasserstein-1 between the output's and the style's pixel colours (64 fixed random
   directions in RGB, 256 quantiles): 0 is the same palette, whatever the layout.
+- **style dist, 2nd judge**: the same Gram distance in a second network, `random-vgg19-judge` (a half-width
+  VGG19 with seeded random weights that no training loss uses), when the evaluation has one.
+- **texture distance**: mean squared log-ratio of the statistics (mean |response|, standard deviation) of 15
+  derivative-of-Gaussian filters (x, y, xx, yy, xy at σ = 1, 2, 4 px) on luminance, plus its contrast: no
+  learned network at all. **SSIM to content**: grey-level SSIM of the output to the content (structure kept).
+- **cuts**: per pair, 1 − d(output, style) / d(content, style) for a distance d, median over pairs: the share of
+  the gap to the style that the method closes (0 % does nothing, 100 % reaches the style's statistics).
 - **more stylised**: pairs whose output has a lower style distance than the unstylised content image has.
 - **speed**: wall-clock seconds per image of the transfer call (style encoding included), in this process.
 """

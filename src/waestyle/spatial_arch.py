@@ -51,15 +51,17 @@ class StyledConv(nn.Module):
 
 
 class StyleDecoder(nn.Module):
-    """z_c map -> styled conv + one residual block at the bottleneck -> styled upsampling convs -> RGB."""
+    """z_c map -> styled conv + `res_blocks` residual blocks at the bottleneck -> styled upsampling convs -> RGB."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         widths, style_dim = config.widths()[::-1], config.style_dim
         self.from_latent = StyledConv(config.content_dim, widths[0], style_dim)
-        self.residual = nn.ModuleList(
-            [StyledConv(widths[0], widths[0], style_dim), StyledConv(widths[0], widths[0], style_dim, activate=False)]
-        )
+        # Two convolutions per block, flat in one list (so one-block models keep their weight names).
+        self.residual = nn.ModuleList()
+        for _ in range(config.res_blocks):
+            self.residual.append(StyledConv(widths[0], widths[0], style_dim))
+            self.residual.append(StyledConv(widths[0], widths[0], style_dim, activate=False))
         self.ups = nn.ModuleList()
         c_in = widths[0]
         for width in widths[1:] + [config.base_channels]:
@@ -69,10 +71,8 @@ class StyleDecoder(nn.Module):
 
     def forward(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
         h = self.from_latent(z_content, z_style)
-        skip = h
-        for layer in self.residual:
-            h = layer(h, z_style)
-        h = F.leaky_relu(h + skip, 0.2)
+        for first, second in zip(self.residual[::2], self.residual[1::2], strict=True):
+            h = F.leaky_relu(h + second(first(h, z_style), z_style), 0.2)
         for layer in self.ups:
             h = layer(h, z_style)
         return torch.sigmoid(self.to_rgb(h))

@@ -3,16 +3,18 @@
 Resolution. A `global` model works at its training size S (config `image_size`): a content image is
 squashed to S x S, so the whole picture is kept, and the decoded square is resized back to the
 content's aspect ratio, by default with its long side S. A `spatial` model is fully convolutional:
-the content is processed at its own size (padded to a multiple of the content stride, cropped back)
-and the output has the content's size, up to `max_side` on the long side (larger images are
-processed at `max_side` and the result resized up, to bound memory). `long_side` asks for another
-output size. A style image is resized and centre-cropped to S x S, as in training, so its Gram
-statistics are read at the scale the style encoder learned.
+the content is stylised at a working size, 512 / `style_scale` pixels on its long side (at most
+`max_side`; see resolution.py: the texture keeps its size relative to the picture), padded to a multiple
+of the content stride, and the output has the content's own size, with the photo's fine detail added
+back where it is larger than the working size. `long_side` asks for another output size. A style image
+is read at the model's `style_size` on its long side (older models: centre-cropped to S x S, as they were
+trained), so its Gram statistics keep the texture the style encoder learned from.
 
 Controls (all optional, all cheap: they act on latents, not pixels):
 `strength` moves z_s from the content's own style (0) to the style image's (1);
 `content_dim` keeps only the first k channels of z_c (models trained with nested content);
-`keep_colors` keeps the content's colours, taking only the stylised luminance.
+`keep_colors` keeps the content's colours, taking only the stylised luminance;
+`style_scale` (spatial models) makes the style's texture larger (> 1) or finer (< 1) on the picture.
 """
 
 from collections.abc import Callable, Sequence
@@ -32,6 +34,7 @@ from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.images import pil_to_tensor, resize_center_crop, tensor_to_pil
 from waestyle.model import WAEStyleModel, keep_content_channels
+from waestyle.resolution import resize, restore_detail, scaled_size, work_long_side
 
 ImageLike = Image.Image | torch.Tensor
 
@@ -128,21 +131,34 @@ class Stylizer:
             raise WaestyleError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
         return batch.to(self.device, torch.float32).clamp(0, 1)
 
-    def _work_batch(self, image: Image.Image, long_side: int | None) -> torch.Tensor:
+    def _work_batch(self, image: Image.Image, style_scale: float = 1.0) -> torch.Tensor:
         """A content image at the size the model processes it (see the module docstring)."""
         if not self.spatial:
             return self.to_batch(image, crop=False)
-        size = output_size(image.size, min(long_side or max(image.size), self.max_side))
+        size = output_size(image.size, work_long_side(style_scale, self.max_side))
         if size != image.size:
             image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
         return pil_to_tensor(image)[None].to(self.device)
+
+    def style_batch(self, images: ImageLike) -> torch.Tensor:
+        """A style image as the style encoder reads it: long side `style_size`, aspect kept (older models:
+        an S x S centre crop)."""
+        side = self.config.style_size
+        if not side:
+            return self.to_batch(images, crop=True)
+        if isinstance(images, Image.Image):
+            size = output_size(images.size, side)
+            image = images if images.size == size else images.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+            return pil_to_tensor(image)[None].to(self.device)
+        batch = self._tensor_batch(images)
+        return resize(batch, scaled_size(tuple(batch.shape[-2:]), side))
 
     # -- latents --------------------------------------------------------------------------------------
     @torch.no_grad()
     def content_latent(self, images: ImageLike) -> torch.Tensor:
         """z_c: a vector per image (global), or a map of the image padded to a multiple of the stride (spatial)."""
         if isinstance(images, Image.Image):
-            batch = self._work_batch(images, None)
+            batch = self._work_batch(images)
         else:
             batch = self._tensor_batch(images) if self.spatial else self.to_batch(images, crop=False)
         return self.model.encode_content(self._pad(batch))
@@ -150,7 +166,7 @@ class Stylizer:
     @torch.no_grad()
     def style_latent(self, images: ImageLike) -> torch.Tensor:
         """z_s of a style image; compute it once and pass it to `transfer` for many contents."""
-        return self.model.encode_style(self.to_batch(images, crop=True))
+        return self.model.encode_style(self.style_batch(images))
 
     def mix_styles(self, styles: Sequence[ImageLike], weights: Sequence[float] | None = None) -> torch.Tensor:
         """One z_s mixing several styles (images or latents) with `weights`, scaled to sum to 1."""
@@ -185,6 +201,7 @@ class Stylizer:
         content_dim: int | None = None,
         keep_colors: bool = False,
         long_side: int | None = None,
+        style_scale: float = 1.0,
     ) -> ImageLike:
         """`content` in the style of `style` (an image, or a latent from `style_latent`, `mix_styles`,
         `random_style`; None means the content's own style).
@@ -196,15 +213,29 @@ class Stylizer:
         z_style = None if style is None else (style if _is_latent(style) else self.style_latent(style))
         controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors}
         if isinstance(content, Image.Image):
-            return self.transfer_images([content], [z_style], long_side=long_side, **controls)[0][0]
+            controls.update(long_side=long_side, style_scale=style_scale)
+            return self.transfer_images([content], [z_style], **controls)[0][0]
         batch = self._tensor_batch(content)
-        work = batch if self.spatial else self.to_batch(batch, crop=False)
-        out = self._stylise(work, lambda: square_crop(batch, self.image_size), [z_style], strength, content_dim)[0]
-        return (preserve_colors(out, work) if keep_colors else out).cpu()
+        if not self.spatial:
+            work = self.to_batch(batch, crop=False)
+            out = self._stylise(work, lambda: self.style_latent(batch), [z_style], strength, content_dim)[0]
+            return (preserve_colors(out, work) if keep_colors else out).cpu()
+        size = tuple(batch.shape[-2:])
+        work = resize(batch, scaled_size(size, work_long_side(style_scale, self.max_side)))
+        out = self._stylise(work, lambda: self.style_latent(batch), [z_style], strength, content_dim)[0]
+        out = restore_detail(resize(out, size), batch, tuple(work.shape[-2:]))
+        return (preserve_colors(out, batch) if keep_colors else out).cpu()
 
-    def reconstruct(self, image: ImageLike, *, content_dim: int | None = None, long_side: int | None = None):
+    def reconstruct(
+        self,
+        image: ImageLike,
+        *,
+        content_dim: int | None = None,
+        long_side: int | None = None,
+        style_scale: float = 1.0,
+    ):
         """The model's reconstruction of `image` from its own content and style latents."""
-        return self.transfer(image, None, content_dim=content_dim, long_side=long_side)
+        return self.transfer(image, None, content_dim=content_dim, long_side=long_side, style_scale=style_scale)
 
     def transfer_images(
         self,
@@ -215,6 +246,7 @@ class Stylizer:
         content_dim: int | None = None,
         keep_colors: bool = False,
         long_side: int | None = None,
+        style_scale: float = 1.0,
         batch_size: int = 16,
     ) -> list[list[Image.Image]]:
         """Many PIL contents, each with every style latent (None: the content's own): `results[style][content]`.
@@ -225,17 +257,17 @@ class Stylizer:
         results: list[list[Image.Image]] = [[] for _ in z_styles]
         for start in range(0, len(contents), step):
             chunk = contents[start : start + step]
-            work = torch.cat([self._work_batch(image, long_side) for image in chunk])
-            decoded = self._stylise(work, partial(self._style_crops, chunk), z_styles, strength, content_dim)
+            work = torch.cat([self._work_batch(image, style_scale) for image in chunk])
+            decoded = self._stylise(work, partial(self._own_styles, chunk), z_styles, strength, content_dim)
             for per_style, tensors in zip(results, decoded, strict=True):
                 per_style += [
                     self._finish(image, t, long_side, keep_colors) for image, t in zip(chunk, tensors, strict=True)
                 ]
         return results
 
-    def _style_crops(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """The images as the style encoder sees them: centre-cropped S x S squares."""
-        return torch.cat([self.to_batch(image, crop=True) for image in images])
+    def _own_styles(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """z_s of each content image itself (for reconstructions and strengths below 1)."""
+        return torch.cat([self.style_latent(image) for image in images])
 
     def _finish(
         self, image: Image.Image, tensor: torch.Tensor, long_side: int | None, keep_colors: bool
@@ -245,6 +277,10 @@ class Stylizer:
         size = output_size(image.size, long_side or default)
         out = tensor_to_pil(tensor)
         out = out if out.size == size else out.resize(size, Image.Resampling.BICUBIC)
+        work_size = tensor.shape[-2:]
+        if self.spatial and (size[1] > work_size[0] or size[0] > work_size[1]):
+            content = pil_to_tensor(image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))[None]
+            out = tensor_to_pil(restore_detail(pil_to_tensor(out)[None], content, tuple(work_size))[0])
         if keep_colors:
             colours = pil_to_tensor(image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))
             out = tensor_to_pil(preserve_colors(pil_to_tensor(out), colours))
@@ -261,13 +297,13 @@ class Stylizer:
     ) -> list[torch.Tensor]:
         """Decode `work` (contents at processing size) once per style latent, encoding it once.
 
-        `own()` gives the contents' style crops; it is called only when a style needs the contents'
-        own z_s (None, or a strength below 1).
+        `own()` gives the contents' own z_s; it is called only when a style needs them (None, or a
+        strength below 1).
         """
         z_content = self._keep(self.model.encode_content(self._pad(work)), content_dim)
         z_own = None
         if strength != 1.0 or any(z is None for z in z_styles):
-            z_own = self.model.encode_style(own())
+            z_own = own()
         decoded = []
         for z_style in z_styles:
             if z_style is None:

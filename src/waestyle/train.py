@@ -78,7 +78,8 @@ def training_losses(
     Reconstruction + MMD on z_c and z_s always; a deep-feature reconstruction term with
     `perceptual_weight`; with the style-consistency weights, the batch is also decoded with its
     styles rolled by one, (z_c of A, z_s of B), and that output is pulled to B's Gram matrices and
-    to A's deep content features. With `nested_content`, each image decodes from a random prefix of z_c.
+    to A's deep content features. With `nested_content`, each image decodes from a random prefix of z_c
+    (and, with `content_loss_by_size`, owes content in proportion to that prefix's length).
     Under torchrun, `images` is this process's shard; the batch-wide terms see the whole batch (see
     waestyle.distributed), and the random draws are the whole batch's, so W processes match one.
     """
@@ -88,10 +89,13 @@ def training_losses(
     maps = model.style_features(images, (net.content_layer,) if uses_content else ())
     z_style, z_content = model.style_encoder(maps), model.encode_content(images)
     all_styles = place.gather(z_style)
-    z_decode = z_content
+    z_decode, content_weights = z_content, None
     if model.config.nested_content:
-        sizes = sample_content_sizes(len(all_styles), z_content.shape[1], generator).to(device)
-        z_decode = keep_content_channels(z_content, place.shard(sizes))
+        sizes = place.shard(sample_content_sizes(len(all_styles), z_content.shape[1], generator).to(device))
+        z_decode = keep_content_channels(z_content, sizes)
+        if config.content_loss_by_size:
+            # sqrt: the full z_c keeps full weight and small codes still owe some layout, not none
+            content_weights = (sizes.to(z_content.dtype) / z_content.shape[1]).sqrt()
     reconstruction = model.decode(z_decode, z_style)
     content_samples = latent_samples(place.gather(z_content), MMD_MAX_SAMPLES, generator)
     zero = torch.zeros((), device=device)
@@ -111,7 +115,7 @@ def training_losses(
         out_maps = net(swapped, net.style_layers + (net.content_layer,))
         style_targets = {name: place.shard(place.gather(maps[name]).roll(1, dims=0)) for name in net.style_layers}
         terms["style"] = style_distance(out_maps, style_targets, net.style_layers)
-        terms["content"] = content_distance(out_maps[net.content_layer], maps[net.content_layer])
+        terms["content"] = content_distance(out_maps[net.content_layer], maps[net.content_layer], content_weights)
     terms["loss"] = (
         terms["reconstruction"]
         + config.mmd_weight * (terms["mmd_content"] + terms["mmd_style"])
@@ -316,6 +320,8 @@ def _train_loop(
             terms = step_fn(images, generator)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), config.grad_clip)
             optimizer.step()
             done = step + 1
             # Throughput of all processes together: the global batch per step time.

@@ -1,7 +1,13 @@
 """VGG19 (Simonyan & Zisserman, 2015), the network the research and Gatys et al. used.
 
-Weights come from torchvision's standard file `vgg19-dcbb9e9d.pth` (keys `features.N.weight`),
+Trained weights come from torchvision's standard file `vgg19-dcbb9e9d.pth` (keys `features.N.weight`),
 given by path or found in the torch hub cache; waestyle never downloads it at run time.
+
+The same shape with seeded random weights (`random_vgg19`) needs no file at all and is the default
+network for Gram statistics: random VGG features keep the high-entropy, texture-rich activations
+Gram matrices need, which residual/efficient ImageNet networks lose (Wang, Li & Vasconcelos, CVPR 2021;
+Ustyuzhaninov et al., ICLR 2017 synthesise textures from random networks). Narrower copies (widths
+divided by 2 or 4) keep most of that at a fraction of the cost.
 """
 
 import os
@@ -35,16 +41,20 @@ def _layer_names() -> list[str]:
 
 
 class VGG19(FeatureNetwork):
-    """VGG19's convolutional part up to relu5_1, returning ReLU outputs by their usual names."""
+    """VGG19's convolutional part up to relu5_1, returning ReLU outputs by their usual names.
 
-    name = "vgg19"
+    `width_divisor` narrows every layer (1 is the real VGG19, whose trained weights fit only then).
+    """
+
     style_layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
     content_layer = "relu4_2"
 
-    def __init__(self):
+    def __init__(self, name: str = "vgg19", width_divisor: int = 1):
         super().__init__()
+        self.name = name
+        cfg = [item if item == "M" else item // width_divisor for item in VGG19_CFG]
         layers, c_in = [], 3
-        for item in VGG19_CFG:
+        for item in cfg:
             if item == "M":
                 layers.append(nn.MaxPool2d(2, 2))
             else:
@@ -52,7 +62,7 @@ class VGG19(FeatureNetwork):
                 c_in = item
         self.features = nn.Sequential(*layers)
         self.layer_names = _layer_names()
-        widths = [c for c in VGG19_CFG if c != "M"]
+        widths = [c for c in cfg if c != "M"]
         self.channels = {}
         conv_index = 0
         for name in self.layer_names:
@@ -111,4 +121,31 @@ def load_vgg19(weights: str | Path | None = None) -> VGG19:
         net.load_state_dict({k: state[k] for k in wanted})
     except RuntimeError as err:
         raise WaestyleError(f"{path} does not match VGG19: {str(err).splitlines()[-1].strip()}") from err
+    return net.freeze()
+
+
+# name -> (width divisor, seed). The judge's weights share no seed with any training network.
+RANDOM_VGG19 = {
+    "random-vgg19": (1, 0),
+    "random-vgg19-half": (2, 0),
+    "random-vgg19-quarter": (4, 0),
+    "random-vgg19-judge": (2, 7919),
+}
+
+
+def random_vgg19(name: str) -> VGG19:
+    """A frozen VGG19-shaped network with seeded random weights: Kaiming-normal convolutions, zero biases.
+
+    Kaiming init keeps the activation scale constant through the ReLU layers, so every layer's Gram
+    matrix carries signal; the seed makes the network (and so every model trained on it) reproducible.
+    """
+    divisor, seed = RANDOM_VGG19[name]
+    net = VGG19(name, divisor)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.features:
+            if isinstance(module, nn.Conv2d):
+                fan_in = module.in_channels * module.kernel_size[0] * module.kernel_size[1]
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+                module.bias.zero_()
     return net.freeze()

@@ -137,6 +137,7 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
         content_dim: Annotated[int | None, Form(ge=1, description="content channels kept (nested models)")] = None,
         keep_colors: Annotated[bool, Form()] = False,
         long_side: Annotated[int | None, Form(ge=16, le=4096, description="output long side")] = None,
+        style_scale: Annotated[float, Form(ge=0.1, le=10.0, description="texture size; 2: twice as large")] = 1.0,
     ) -> Response:
         """Stylise `content` with the mix of its styles; returns a PNG."""
         if (content is None) == (content_example is None):
@@ -163,7 +164,7 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
             png = await run_in_threadpool(
                 _stylise, stylizer, content_image, style_images, random_style, seed, mix,
                 {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors,
-                 "long_side": long_side},
+                 "long_side": long_side, "style_scale": style_scale},
             )  # fmt: skip
         return Response(png, media_type="image/png")
 

@@ -7,6 +7,8 @@ const state = { content: null, styles: [], mixing: false, model: null };
 // A chosen image: an uploaded File or a bundled example's name, with a URL to preview it.
 function fromFile(file) { return { file, label: file.name, url: URL.createObjectURL(file) }; }
 function fromExample(example) { return { example: example.name, label: example.name, url: example.url }; }
+// The slider moves in octaves: -2..2 is a texture 4x finer to 4x larger than the default.
+function styleScale() { return 2 ** Number($("style-scale").value); }
 
 function setContent(item) {
   state.content = item;
@@ -94,6 +96,7 @@ function buildForm() {
   if (weights.length > 1) form.append("weights", weights.join(","));
   form.append("strength", $("strength").value);
   form.append("keep_colors", $("keep-colors").checked ? "true" : "false");
+  if (!$("style-scale-control").hidden) form.append("style_scale", String(styleScale()));
   if (!$("content-dim-control").hidden && Number($("content-dim").value) < state.model.model.content_dim) {
     form.append("content_dim", $("content-dim").value);
   }
@@ -129,12 +132,14 @@ async function start() {
   state.model = await (await fetch("/api/health")).json();
   const model = state.model.model;
   $("model-info").textContent = `Model: ${model.arch}, trained at ${model.image_size} px.`;
+  $("style-scale-control").hidden = model.arch !== "spatial";
   if (model.nested_content) {
     Object.assign($("content-dim"), { max: model.content_dim, value: model.content_dim });
     $("content-dim-value").textContent = model.content_dim;
     $("content-dim-control").hidden = false;
   }
   $("strength").addEventListener("input", () => { $("strength-value").textContent = Number($("strength").value).toFixed(2); });
+  $("style-scale").addEventListener("input", () => { $("style-scale-value").textContent = styleScale().toFixed(2); });
   $("content-dim").addEventListener("input", () => { $("content-dim-value").textContent = $("content-dim").value; });
   $("random-style").addEventListener("change", refresh);
   $("add-style").addEventListener("click", () => { state.mixing = true; $("status").textContent = "choose the next style"; });
