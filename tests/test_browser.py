@@ -46,7 +46,7 @@ def test_upload_two_images_stylise_and_download(tmp_path):
         )
         page.screenshot(path=str(tmp_path / "web-page.png"), full_page=True)
         status = page.text_content("#status")
-        # Mix in a bundled style with weights, add a random style, keep colours: a new result arrives.
+        # Mix in a bundled style with weights, add a random style, keep colours, double the texture: a new result.
         first = page.get_attribute("#result", "src")
         page.click("#add-style")
         page.click("#style-examples img[data-name=brick]")
@@ -54,6 +54,9 @@ def test_upload_two_images_stylise_and_download(tmp_path):
         page.locator("#style-list input.weight").nth(1).fill("0.5")
         page.check("#random-style")
         page.check("#keep-colors")
+        assert page.locator("#style-scale-control").is_visible()  # a spatial model: the texture scale applies
+        page.locator("#style-scale").fill("1")  # one octave up: texture twice as large
+        assert page.text_content("#style-scale-value") == "2.00"
         page.click("#stylise")
         page.wait_for_function(f"document.getElementById('result').src !== {first!r}", timeout=60_000)
         page.wait_for_function("document.getElementById('status').textContent.startsWith('done')", timeout=60_000)

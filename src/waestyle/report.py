@@ -136,7 +136,7 @@ METRIC_NOTES = """## Metrics
   matrix F Fᵀ / (H·W): 0 is the style's statistics.
 - **content distance** = ‖F(out) − F(content)‖² / ‖F(content)‖² at the judge's content layer: 0 is the content.
 - **colour distance**: sliced Wasserstein-1 between the output's and the style's pixel colours (64 fixed random
-  directions in RGB, 256 quantiles): 0 is the same palette, whatever the layout.
+  directions in RGB, 256 quantiles, images area-averaged to ≤ 128 px): 0 is the same palette, whatever the layout.
 - **style dist, 2nd judge**: the same Gram distance in a second network, `random-vgg19-judge` (a half-width
   VGG19 with seeded random weights that no training loss uses), when the evaluation has one.
 - **texture distance**: mean squared log-ratio of the statistics (mean |response|, standard deviation) of 15

@@ -306,7 +306,9 @@ def _train_loop(
         persistent_workers=config.workers > 0,
     )
     main = place.is_main
-    preview = torch.stack([dataset[i] for i in range(min(8, len(dataset)))]).to(device) if main else None
+    # Eight images spread over the data set (its folders in order), so the preview shows every kind of image.
+    spread = sorted({i * len(dataset) // 8 for i in range(8)})
+    preview = torch.stack([dataset[i] for i in spread]).to(device) if main else None
     log = _CsvLog(run_dir / "log.csv", start_step) if main else None
     result = TrainResult(run_dir, start_step, config.steps)
     bar = tqdm(total=config.steps, initial=start_step, disable=not (progress and main), unit="step", dynamic_ncols=True)
