@@ -40,6 +40,7 @@ def evaluate_main(before: Path, out: Path, gatys_iterations: int) -> dict:
     settings = CompareSettings(
         models=[before, NOW], content_dir=ASSETS / "content", style_dir=ASSETS / "style", out=out,
         baselines=["gatys", "peer"], size=512, content_dims=CONTENT_DIMS, gatys_iterations=gatys_iterations,
+        full_only=[before],
     )  # fmt: skip
     compare(settings)
     return json.loads((out / "metrics.json").read_text())
@@ -67,7 +68,10 @@ def native_check(models: dict[str, Path], photos_dir: Path) -> list[dict]:
             for style in styles:
                 z = stylizer.style_latent(style)
                 at_512 = pil_to_tensor(stylizer.transfer(small, z))[None]
-                native = _downscaled(stylizer.transfer(photo, z))  # the CLI's default: the photo's own size
+                # The CLI's default: output at the photo's own size. The model before this change also
+                # processed it there (up to --max-side 2048); that is what its row shows.
+                scale = 512 / min(max(photo.size), 2048) if label == "before" else 1.0
+                native = _downscaled(stylizer.transfer(photo, z, style_scale=scale))
                 native = torch.nn.functional.interpolate(native, size=at_512.shape[-2:], mode="bilinear")
                 target = pil_to_tensor(resize_center_crop(style, 256))[None]
                 for j, judge in enumerate(judges):
@@ -201,7 +205,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results/quality"))
     parser.add_argument("--ablation", action="append", default=[], metavar="NAME=RUN_DIR")
     parser.add_argument("--native-photos", type=Path, default=Path("/usr/share/backgrounds"))
-    parser.add_argument("--gatys-iterations", type=int, default=100)
+    parser.add_argument("--gatys-iterations", type=int, default=50)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: evaluate, native, grids")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -213,9 +217,11 @@ def main() -> None:
     elif (args.out / "evaluation" / "metrics.json").is_file():
         main_doc = json.loads((args.out / "evaluation" / "metrics.json").read_text())
     models = {"before": args.before, "now": NOW}
+    earlier = json.loads((args.out / "summary.json").read_text()) if (args.out / "summary.json").is_file() else {}
     with torch.no_grad():
-        native = [] if "native" in skip else native_check(models, args.native_photos)
-        names = [] if "grids" in skip else grids(models, args.out)
+        # A skipped part keeps what an earlier run of this script wrote.
+        native = earlier.get("native", []) if "native" in skip else native_check(models, args.native_photos)
+        names = sorted(p.name for p in args.out.glob("grid-*.jpg")) if "grids" in skip else grids(models, args.out)
     write_readme(args.out, main_doc, native, names, ablation(args.ablation, args.out))
     print(f"wrote {args.out / 'README.md'}")
 

@@ -16,5 +16,5 @@ RESUME=()
   --arch spatial --image-size 128 --content-dim 64 --style-dim 64 --content-stride 8 --res-blocks 2 \
   --features random-vgg19-quarter --style-size 256 --nested-content --content-loss-by-size \
   --style-loss-weight 1.0 --content-loss-weight 0.5 --mmd-weight 0.1 \
-  --batch-size 8 --lr 3e-4 --grad-clip 1.0 --steps "${STEPS:-6000}" --seed 0 \
+  --batch-size 8 --lr 3e-4 --grad-clip 1.0 --steps "${STEPS:-4500}" --seed 0 \
   --checkpoint-every 250 --sample-every 500 "${@:2}"

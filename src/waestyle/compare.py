@@ -39,6 +39,7 @@ class CompareSettings:
     gatys_iterations: int = 100
     device: str = "cpu"
     vgg19_weights: Path | None = None
+    full_only: Sequence[Path] = ()  # models evaluated at their full content size only (e.g. an older reference)
 
 
 def content_sizes(full: int, nested: bool, wanted: Sequence[int] | None) -> list[int | None]:
@@ -84,9 +85,10 @@ def compare(settings: CompareSettings, progress: bool = True) -> Path:
     if len(set(labels)) < len(labels):
         labels = [str(m) for m in settings.models]
     methods: list = [IdentityMethod()]
-    for stylizer, label in zip(stylizers, labels, strict=True):
+    for model_dir, stylizer, label in zip(settings.models, stylizers, labels, strict=True):
         full = stylizer.config.content_dim
-        for k in content_sizes(full, stylizer.config.nested_content, settings.content_dims):
+        nested = stylizer.config.nested_content and model_dir not in settings.full_only
+        for k in content_sizes(full, nested, settings.content_dims):
             methods.append(ModelMethod(stylizer, label, k))  # k=full is named too, so plots include it
     if "gatys" in settings.baselines:
         net = load_feature_network(stylizers[0].config.features, settings.vgg19_weights).to(device)
