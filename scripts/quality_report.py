@@ -33,7 +33,7 @@ NOW = ASSETS / "model"
 # The demo contents' originals (Debian lomiri-wallpapers-16.04, CC BY 4.0): held out from every training set.
 NATIVE = ("friends_by_Aitzol_Berasategi.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg",
           "picosdeeuropa_by_Aitzol_Berasategi.jpg", "Picture_0B_by_freespace.jpg")  # fmt: skip
-CONTENT_DIMS = [64, 32, 16, 8, 4]
+CONTENT_DIMS = [64, 16, 4]
 
 
 def evaluate_main(before: Path, out: Path, gatys_iterations: int) -> dict:
@@ -222,7 +222,13 @@ def main() -> None:
         # A skipped part keeps what an earlier run of this script wrote.
         native = earlier.get("native", []) if "native" in skip else native_check(models, args.native_photos)
         names = sorted(p.name for p in args.out.glob("grid-*.jpg")) if "grids" in skip else grids(models, args.out)
-    write_readme(args.out, main_doc, native, names, ablation(args.ablation, args.out))
+    if args.ablation:
+        rows = ablation(args.ablation, args.out)
+        (args.out / "ablation.json").write_text(json.dumps(rows, indent=1) + "\n")
+    else:  # keep the table of an earlier run with --ablation
+        path = args.out / "ablation.json"
+        rows = json.loads(path.read_text()) if path.is_file() else []
+    write_readme(args.out, main_doc, native, names, rows)
     print(f"wrote {args.out / 'README.md'}")
 
 
