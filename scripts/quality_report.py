@@ -26,7 +26,7 @@ from waestyle.features import load_feature_network
 from waestyle.images import load_image, make_grid, pil_to_tensor, resize_center_crop
 from waestyle.methods import PeerMethod
 from waestyle.metrics import gram_style_distances, judge_distances
-from waestyle.stylize import Stylizer
+from waestyle.stylize import Stylizer, output_size
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "waestyle" / "assets"
 NOW = ASSETS / "model"
@@ -47,8 +47,7 @@ def evaluate_main(before: Path, out: Path, gatys_iterations: int) -> dict:
 
 
 def _downscaled(image: Image.Image, long_side: int = 512) -> torch.Tensor:
-    scale = long_side / max(image.size)
-    size = (round(image.size[0] * scale), round(image.size[1] * scale))
+    size = output_size(image.size, long_side)
     return pil_to_tensor(image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))[None]
 
 
@@ -63,7 +62,7 @@ def native_check(models: dict[str, Path], photos_dir: Path) -> list[dict]:
         stylizer = Stylizer.load(model_dir)
         gaps, sizes = [[], []], []
         for photo in photos:
-            small = photo.resize(_size(photo, 512), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            small = photo.resize(output_size(photo.size, 512), Image.Resampling.LANCZOS, reducing_gap=3.0)
             sizes.append(max(photo.size))
             for style in styles:
                 z = stylizer.style_latent(style)
@@ -93,11 +92,6 @@ def native_check(models: dict[str, Path], photos_dir: Path) -> list[dict]:
 def _fit(style: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """The style square resized to the output's size, so one judge call sees one batch shape."""
     return torch.nn.functional.interpolate(style, size=like.shape[-2:], mode="bilinear", antialias=True)
-
-
-def _size(image: Image.Image, long_side: int) -> tuple[int, int]:
-    scale = long_side / max(image.size)
-    return round(image.size[0] * scale), round(image.size[1] * scale)
 
 
 def _mean(values: list[float]) -> float | None:
