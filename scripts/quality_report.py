@@ -121,20 +121,26 @@ def grids(models: dict[str, Path], out: Path, cell: int = 128) -> list[str]:
     return names
 
 
-def ablation(runs: list[str], out: Path) -> list[dict]:
-    """Each NAME=RUN_DIR evaluated at 256 px on the held-out pairs; with its training images/s."""
+def ablation(runs: list[str], cache: Path) -> list[dict]:
+    """Each NAME=RUN_DIR evaluated at 256 px on the held-out pairs (kept in `cache`/RUN_DIR's name and reused
+    while the model is older than it), with its steps and training images/s."""
     rows = []
     for spec in runs:
         name, _, run_dir = spec.partition("=")
-        report = out / "ablation" / name.replace(" ", "-")
-        compare(CompareSettings(models=[Path(run_dir)], content_dir=ASSETS / "content", style_dir=ASSETS / "style",
-                                out=report, size=256, content_dims=[10**6]), progress=False)  # fmt: skip
-        summary = json.loads((report / "metrics.json").read_text())["summary"]
+        run_dir = Path(run_dir)
+        report = cache / run_dir.name
+        metrics = report / "metrics.json"
+        if not metrics.is_file() or metrics.stat().st_mtime < (run_dir / "model.safetensors").stat().st_mtime:
+            compare(CompareSettings(models=[run_dir], content_dir=ASSETS / "content", style_dir=ASSETS / "style",
+                                    out=report, size=256, content_dims=[10**6]), progress=False)  # fmt: skip
+        summary = json.loads(metrics.read_text())["summary"]
         model = next(s for s in summary if not s["method"].startswith("identity"))
-        with (Path(run_dir) / "log.csv").open() as handle:
+        with (run_dir / "log.csv").open() as handle:
             log = list(csv.DictReader(handle))
+        step = json.loads((run_dir / "config.json").read_text())["step"]
+        log = [r for r in log if int(r["step"]) <= step]
         speed = sum(float(r["images_per_s"]) for r in log[-20:]) / len(log[-20:])
-        rows.append({"change": name, **{k: model.get(k) for k in TABLE_KEYS}, "steps": log[-1]["step"],
+        rows.append({"change": name, **{k: model.get(k) for k in TABLE_KEYS}, "steps": step,
                      "train_images_per_s": speed})  # fmt: skip
     return rows
 
@@ -198,6 +204,7 @@ def main() -> None:
     parser.add_argument("--before", type=Path, required=True, help="the previous default model's folder")
     parser.add_argument("--out", type=Path, default=Path("docs/results/quality"))
     parser.add_argument("--ablation", action="append", default=[], metavar="NAME=RUN_DIR")
+    parser.add_argument("--ablation-cache", type=Path, default=Path("runs/ablation-reports"))
     parser.add_argument("--native-photos", type=Path, default=Path("/usr/share/backgrounds"))
     parser.add_argument("--gatys-iterations", type=int, default=50)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: evaluate, native, grids")
@@ -217,7 +224,7 @@ def main() -> None:
         native = earlier.get("native", []) if "native" in skip else native_check(models, args.native_photos)
         names = sorted(p.name for p in args.out.glob("grid-*.jpg")) if "grids" in skip else grids(models, args.out)
     if args.ablation:
-        rows = ablation(args.ablation, args.out)
+        rows = ablation(args.ablation, args.ablation_cache)
         (args.out / "ablation.json").write_text(json.dumps(rows, indent=1) + "\n")
     else:  # keep the table of an earlier run with --ablation
         path = args.out / "ablation.json"

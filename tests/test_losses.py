@@ -33,3 +33,25 @@ def test_reconstruction_and_feature_losses():
     maps = {"x": torch.ones(1, 2, 3, 3), "y": torch.zeros(1, 4, 2, 2)}
     shifted = {"x": maps["x"] + 1, "y": maps["y"] + 2}
     assert torch.isclose(feature_loss(shifted, maps), torch.tensor(2.5))
+
+
+def test_moment_distance_sees_mean_and_spread_but_not_layout():
+    from waestyle.losses import moment_distance
+
+    g = torch.Generator().manual_seed(0)
+    target = {"a": torch.rand(2, 4, 8, 8, generator=g)}
+    shuffled = {"a": target["a"].flatten(2)[..., torch.randperm(64, generator=g)].reshape(2, 4, 8, 8)}
+    assert moment_distance(shuffled, target, ("a",)).item() < 1e-6  # same statistics, other layout
+    brighter, flatter = {"a": target["a"] + 0.5}, {"a": target["a"].mean((2, 3), keepdim=True).expand(2, 4, 8, 8)}
+    assert moment_distance(brighter, target, ("a",)).item() > 0.1
+    assert moment_distance(flatter, target, ("a",)).item() > 0.01
+
+
+def test_total_variation_is_zero_for_flat_and_large_for_stripes():
+    from waestyle.losses import total_variation
+
+    flat = torch.full((1, 3, 8, 8), 0.3)
+    stripes = torch.zeros(1, 3, 8, 8)
+    stripes[..., ::2] = 1.0
+    assert total_variation(flat).item() == 0
+    assert torch.isclose(total_variation(stripes), torch.tensor(1.0))

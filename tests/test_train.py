@@ -126,3 +126,37 @@ def test_the_default_recipes_options_train_and_weigh_content_by_size(tmp_path, i
     }  # fmt: skip
     # The same draws; each image's content term is scaled by sqrt(k / 8) <= 1, so the total can only shrink.
     assert 0 < terms[True] < terms[False]
+
+
+def test_issue11_options_train_moments_tv_bilinear_and_a_pretrained_content_network(tmp_path, image_dir):
+    """The recipe's later changes: moment and TV terms, bilinear decoder, content judged by pretrained Lite0,
+    content weight linear in k; each term is logged and the content net is not saved with the model."""
+    model = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=8, content_stride=4, base_channels=8,
+                        features="random-vgg19-quarter", nested_content=True, upsample="bilinear")  # fmt: skip
+    config = _config(image_dir, style_loss_weight=1.0, content_loss_weight=0.5, content_loss_by_size=True,
+                     content_size_power=1.0, moment_loss_weight=1.0, tv_weight=2.0,
+                     content_features="efficientnet-lite0", log_every=1)  # fmt: skip
+    result = train(model, config, tmp_path / "run", progress=False)
+    last = result.history[-1]
+    assert last["moments"] > 0 and last["tv"] > 0 and last["content"] > 0 and last["style"] > 0
+    assert not any(k.startswith(("feature_net", "content_net")) for k in _weights(tmp_path / "run"))
+    with (tmp_path / "run" / "log.csv").open() as handle:
+        assert {"moments", "tv"} <= set(next(csv.DictReader(handle)))
+    from waestyle.features import load_feature_network
+    from waestyle.model import WAEStyleModel
+    from waestyle.train import training_losses
+
+    torch.manual_seed(0)
+    net = WAEStyleModel(model, load_feature_network(model.features))
+    images = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    style = {
+        power: training_losses(net, images, torch.Generator().manual_seed(2), _config(
+            image_dir, style_loss_weight=1.0, content_loss_by_size=True, style_size_power=power))["style"]
+        for power in (0.0, 0.5)
+    }  # fmt: skip
+    # The same draws; each image's style term is scaled by sqrt(8 / k) >= 1, so the total can only grow.
+    assert style[0.5] > style[0.0] > 0
+    with pytest.raises(WaestyleError, match="upsampling"):
+        ModelConfig(upsample="cubic")
+    with pytest.raises(WaestyleError, match="content-features"):
+        _config(image_dir, content_features="alexnet")

@@ -17,6 +17,7 @@ FEATURE_CHOICES = (
     "random-vgg19", "random-vgg19-half", "random-vgg19-quarter", "random-vgg19-judge",
 )  # fmt: skip
 ARCHITECTURES = ("global", "spatial")
+UPSAMPLING = ("nearest", "bilinear")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -41,8 +42,13 @@ class ModelConfig:
     # long side at which the style encoder reads a style image (0: image_size, a centre crop, as trained
     # before); a larger side keeps the style's texture, which a 64-px thumbnail blurs away
     style_size: int = 0
+    # how the spatial decoder doubles its maps: "bilinear" avoids the blocky, grid-periodic ripples
+    # that nearest-neighbour copies leave under a strong style loss
+    upsample: str = "nearest"
 
     def __post_init__(self):
+        if self.upsample not in UPSAMPLING:
+            raise WaestyleError(f"unknown upsampling {self.upsample!r}; choose one of {', '.join(UPSAMPLING)}")
         if self.arch not in ARCHITECTURES:
             raise WaestyleError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         if self.features not in FEATURE_CHOICES:
@@ -106,6 +112,19 @@ class TrainConfig:
     content_loss_weight: float = 0.0
     # nested content: each image's content loss times sqrt(its kept share of z_c, k / content_dim)
     content_loss_by_size: bool = False
+    # ... times (k / content_dim) ** this: 0.5 keeps some layout at small k, 1 leaves small codes mostly to style
+    content_size_power: float = 0.5
+    # ... and its style term times (content_dim / k) ** this: a small code is asked for more style, not
+    # only for less content (0: the same style weight at every k)
+    style_size_power: float = 0.0
+    # AdaIN's style term (Huang & Belongie, 2017): per-channel means and standard deviations of the style
+    # layers, pulled to the style image's; steadier than Gram matrices and blind to their mean-dominated energy
+    moment_loss_weight: float = 0.0
+    # total variation of swapped outputs: damps the high-frequency ripples a strong style loss invents
+    tv_weight: float = 0.0
+    # frozen network for the content term ("": the style network); a pretrained one keeps what things are,
+    # where a random one keeps only where edges are
+    content_features: str = ""
     # clip the gradient's global norm to this (0: off); strong style losses give rare huge gradients
     grad_clip: float = 0.0
     seed: int = 0
@@ -127,7 +146,14 @@ class TrainConfig:
         for name in ("steps", "checkpoint_every", "sample_every", "log_every"):
             if getattr(self, name) < 1:
                 raise WaestyleError(f"--{name.replace('_', '-')} must be at least 1")
-        weights = (self.mmd_weight, self.perceptual_weight, self.style_loss_weight, self.content_loss_weight)
+        if self.content_features and self.content_features not in FEATURE_CHOICES:
+            raise WaestyleError(
+                f"unknown --content-features {self.content_features!r}; choose one of {', '.join(FEATURE_CHOICES)}"
+            )
+        weights = (
+            self.mmd_weight, self.perceptual_weight, self.style_loss_weight, self.content_loss_weight,
+            self.moment_loss_weight, self.tv_weight, self.content_size_power, self.style_size_power,
+        )  # fmt: skip
         if self.lr <= 0 or min(weights) < 0 or self.grad_clip < 0:
             raise WaestyleError("--lr must be positive, loss weights and --grad-clip not negative")
 

@@ -44,9 +44,13 @@ def feature_loss(output_maps: dict[str, torch.Tensor], target_maps: dict[str, to
 
 
 def style_distance(
-    output_maps: dict[str, torch.Tensor], target_maps: dict[str, torch.Tensor], layers: tuple[str, ...]
+    output_maps: dict[str, torch.Tensor],
+    target_maps: dict[str, torch.Tensor],
+    layers: tuple[str, ...],
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Relative Gram distance ||G(out) - G(target)||² / ||G(target)||², averaged over layers and images.
+    """Relative Gram distance ||G(out) - G(target)||² / ||G(target)||², averaged over layers and images
+    (each image times its entry of `weights`, when given).
 
     Relative, so each layer counts equally whatever its scale and the value reads the same in the
     loss and in evaluation reports: 0 is the target's style, 1 is as far as an all-zero Gram matrix.
@@ -55,7 +59,32 @@ def style_distance(
     for name in layers:
         out, target = gram(output_maps[name]).flatten(1), gram(target_maps[name]).flatten(1)
         per_layer.append((out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8))
+    per_image = torch.stack(per_layer).mean(0)
+    return (per_image if weights is None else per_image * weights).mean()
+
+
+def moment_distance(
+    output_maps: dict[str, torch.Tensor], target_maps: dict[str, torch.Tensor], layers: tuple[str, ...]
+) -> torch.Tensor:
+    """Relative distance of per-channel means and standard deviations (AdaIN's style statistics),
+    ||(mu, sigma)(out) - (mu, sigma)(target)||^2 / ||(mu, sigma)(target)||^2, averaged over layers and images."""
+    per_layer = []
+    for name in layers:
+        out, target = (_moments(maps[name]) for maps in (output_maps, target_maps))
+        per_layer.append((out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8))
     return torch.stack(per_layer).mean()
+
+
+def _moments(features: torch.Tensor) -> torch.Tensor:
+    flat = features.float().flatten(2)
+    return torch.cat([flat.mean(2), (flat.var(2, unbiased=False) + 1e-5).sqrt()], dim=1)
+
+
+def total_variation(images: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels (both directions): 0 for a flat image."""
+    dy = (images[..., 1:, :] - images[..., :-1, :]).pow(2).mean()
+    dx = (images[..., :, 1:] - images[..., :, :-1]).pow(2).mean()
+    return dx + dy
 
 
 def content_distance(

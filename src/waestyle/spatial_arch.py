@@ -35,9 +35,9 @@ class SpatialContentEncoder(nn.Module):
 
 
 class StyledConv(nn.Module):
-    """(optional 2x nearest upsampling) -> 3x3 conv -> style-conditioned instance norm -> LeakyReLU."""
+    """(optional 2x upsampling, nearest or bilinear) -> 3x3 conv -> style-conditioned instance norm -> LeakyReLU."""
 
-    def __init__(self, c_in: int, c_out: int, style_dim: int, upsample: bool = False, activate: bool = True):
+    def __init__(self, c_in: int, c_out: int, style_dim: int, upsample: str | None = None, activate: bool = True):
         super().__init__()
         self.upsample, self.activate = upsample, activate
         self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="reflect")
@@ -45,7 +45,7 @@ class StyledConv(nn.Module):
 
     def forward(self, x: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
         if self.upsample:
-            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            x = F.interpolate(x, scale_factor=2.0, mode=self.upsample)
         x = self.norm(self.conv(x), z_style)
         return F.leaky_relu(x, 0.2) if self.activate else x
 
@@ -65,7 +65,7 @@ class StyleDecoder(nn.Module):
         self.ups = nn.ModuleList()
         c_in = widths[0]
         for width in widths[1:] + [config.base_channels]:
-            self.ups.append(StyledConv(c_in, width, style_dim, upsample=True))
+            self.ups.append(StyledConv(c_in, width, style_dim, upsample=config.upsample))
             c_in = width
         self.to_rgb = nn.Conv2d(c_in, 3, 3, padding=1, padding_mode="reflect")
 

@@ -30,15 +30,17 @@ from waestyle.data import StepBatchSampler, build_dataset
 from waestyle.devices import resolve_device
 from waestyle.distributed import SINGLE, Distributed, setup_distributed, teardown_distributed
 from waestyle.errors import WaestyleError
-from waestyle.features import load_feature_network
+from waestyle.features import FeatureNetwork, load_feature_network
 from waestyle.images import make_grid, save_image
 from waestyle.losses import (
     content_distance,
     feature_loss,
     imq_mmd,
     latent_samples,
+    moment_distance,
     reconstruction_loss,
     style_distance,
+    total_variation,
 )
 from waestyle.model import WAEStyleModel, keep_content_channels, sample_content_sizes
 
@@ -50,7 +52,9 @@ LOG_COLUMNS = (
     "mmd_style",
     "perceptual",
     "style",
+    "moments",
     "content",
+    "tv",
     "images_per_s",
     "elapsed_s",
 )
@@ -72,30 +76,43 @@ def training_losses(
     generator: torch.Generator,
     config: TrainConfig,
     place: Distributed = SINGLE,
+    content_net: FeatureNetwork | None = None,
 ) -> dict[str, torch.Tensor]:
     """All loss terms of one batch; `loss` is the weighted sum that is minimised.
 
     Reconstruction + MMD on z_c and z_s always; a deep-feature reconstruction term with
     `perceptual_weight`; with the style-consistency weights, the batch is also decoded with its
-    styles rolled by one, (z_c of A, z_s of B), and that output is pulled to B's Gram matrices and
-    to A's deep content features. With `nested_content`, each image decodes from a random prefix of z_c
-    (and, with `content_loss_by_size`, owes content in proportion to that prefix's length).
+    styles rolled by one, (z_c of A, z_s of B), and that output is pulled to B's Gram matrices (and
+    feature moments) and to A's deep content features in `content_net` (default: the style network).
+    With `nested_content`, each image decodes from a random prefix of z_c (and, with
+    `content_loss_by_size`, owes content in proportion to a power of that prefix's length, and style
+    in inverse proportion to another).
     Under torchrun, `images` is this process's shard; the batch-wide terms see the whole batch (see
     waestyle.distributed), and the random draws are the whole batch's, so W processes match one.
     """
     net, device = model.feature_net, images.device
-    swap = config.style_loss_weight > 0 or config.content_loss_weight > 0
-    uses_content = swap or config.perceptual_weight > 0  # VGG19's content layer lies past its style layers
-    maps = model.style_features(images, (net.content_layer,) if uses_content else ())
+    content_net = content_net or net
+    style_terms = config.style_loss_weight > 0 or config.moment_loss_weight > 0
+    swap = style_terms or config.content_loss_weight > 0 or config.tv_weight > 0
+    own_content = content_net is net and (swap or config.perceptual_weight > 0)
+    # VGG19's content layer lies past its style layers: one pass gives both
+    maps = model.style_features(images, (net.content_layer,) if own_content else ())
+    if content_net is not net and (swap or config.perceptual_weight > 0):
+        with torch.no_grad():
+            maps[CONTENT] = content_net(images, (content_net.content_layer,))[content_net.content_layer]
+    elif own_content:
+        maps[CONTENT] = maps[net.content_layer]
     z_style, z_content = model.style_encoder(maps), model.encode_content(images)
     all_styles = place.gather(z_style)
-    z_decode, content_weights = z_content, None
+    z_decode, content_weights, style_weights = z_content, None, None
     if model.config.nested_content:
         sizes = place.shard(sample_content_sizes(len(all_styles), z_content.shape[1], generator).to(device))
         z_decode = keep_content_channels(z_content, sizes)
         if config.content_loss_by_size:
-            # sqrt: the full z_c keeps full weight and small codes still owe some layout, not none
-            content_weights = (sizes.to(z_content.dtype) / z_content.shape[1]).sqrt()
+            # the full z_c keeps full weight; a small code owes less layout and more style
+            share = sizes.to(z_content.dtype) / z_content.shape[1]
+            content_weights = share.pow(config.content_size_power)
+            style_weights = share.pow(-config.style_size_power) if config.style_size_power else None
     reconstruction = model.decode(z_decode, z_style)
     content_samples = latent_samples(place.gather(z_content), MMD_MAX_SAMPLES, generator)
     zero = torch.zeros((), device=device)
@@ -103,27 +120,39 @@ def training_losses(
         "reconstruction": reconstruction_loss(reconstruction, images),
         "mmd_content": imq_mmd(content_samples, torch.randn(content_samples.shape, generator=generator).to(device)),
         "mmd_style": imq_mmd(all_styles, torch.randn(all_styles.shape, generator=generator).to(device)),
-        "perceptual": zero,
-        "style": zero,
-        "content": zero,
+        **dict.fromkeys(("perceptual", "style", "moments", "content", "tv"), zero),
     }
     if config.perceptual_weight > 0:
-        layer = net.content_layer
-        terms["perceptual"] = feature_loss(net(reconstruction, (layer,)), {layer: maps[layer]})
+        recon_map = _content_map(content_net, reconstruction)
+        terms["perceptual"] = feature_loss({CONTENT: recon_map}, {CONTENT: maps[CONTENT]})
     if swap:
         swapped = model.decode(z_decode, place.shard(all_styles.roll(1, dims=0)))
-        out_maps = net(swapped, net.style_layers + (net.content_layer,))
-        style_targets = {name: place.shard(place.gather(maps[name]).roll(1, dims=0)) for name in net.style_layers}
-        terms["style"] = style_distance(out_maps, style_targets, net.style_layers)
-        terms["content"] = content_distance(out_maps[net.content_layer], maps[net.content_layer], content_weights)
+        if style_terms:
+            out_maps = net(swapped, net.style_layers)
+            targets = {name: place.shard(place.gather(maps[name]).roll(1, dims=0)) for name in net.style_layers}
+            terms["style"] = style_distance(out_maps, targets, net.style_layers, style_weights)
+            terms["moments"] = moment_distance(out_maps, targets, net.style_layers)
+        if config.content_loss_weight > 0:
+            terms["content"] = content_distance(_content_map(content_net, swapped), maps[CONTENT], content_weights)
+        terms["tv"] = total_variation(swapped)
     terms["loss"] = (
         terms["reconstruction"]
         + config.mmd_weight * (terms["mmd_content"] + terms["mmd_style"])
         + config.perceptual_weight * terms["perceptual"]
         + config.style_loss_weight * terms["style"]
+        + config.moment_loss_weight * terms["moments"]
         + config.content_loss_weight * terms["content"]
+        + config.tv_weight * terms["tv"]
     )
     return terms
+
+
+# Key of the content network's map of the input batch among the style maps.
+CONTENT = "content"
+
+
+def _content_map(content_net: FeatureNetwork, images: torch.Tensor) -> torch.Tensor:
+    return content_net(images, (content_net.content_layer,))[content_net.content_layer]
 
 
 @torch.no_grad()
@@ -137,7 +166,7 @@ def sample_grid(model: WAEStyleModel, images: torch.Tensor):
 def progress_fields(row: dict, rate: float) -> dict[str, str]:
     """What the progress bar shows: the loss terms in use and the speed."""
     shown = {"loss": row["loss"], "rec": row["reconstruction"], "mmd": row["mmd_content"] + row["mmd_style"]}
-    shown.update({name: row[name] for name in ("style", "content") if row[name]})
+    shown.update({name: row[name] for name in ("style", "moments", "content", "tv") if row[name]})
     return {**{k: f"{v:.4f}" for k, v in shown.items()}, "img_s": f"{rate:.1f}"}
 
 
@@ -246,13 +275,21 @@ def train(
 class LossModule(nn.Module):
     """The model and its objective as one module, so DistributedDataParallel can wrap a whole step."""
 
-    def __init__(self, model: WAEStyleModel, config: TrainConfig, place: Distributed, autocast: torch.dtype | None):
+    def __init__(
+        self,
+        model: WAEStyleModel,
+        config: TrainConfig,
+        place: Distributed,
+        autocast: torch.dtype | None,
+        content_net: FeatureNetwork | None = None,
+    ):
         super().__init__()
         self.model, self.config, self.place, self.autocast = model, config, place, autocast
+        self.content_net = content_net
 
     def forward(self, images: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         with torch.autocast(images.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-            return training_losses(self.model, images, generator, self.config, self.place)
+            return training_losses(self.model, images, generator, self.config, self.place, self.content_net)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -288,7 +325,10 @@ def _train_loop(
             optimizer.load_state_dict(checkpoint.optimizer)
         except (RuntimeError, ValueError, KeyError) as err:
             raise WaestyleError(f"checkpoint in {run_dir} does not fit its model: {str(err).splitlines()[0]}") from err
-    step_fn: nn.Module = LossModule(model, config, place, autocast_dtype(config.precision, device))
+    content_net = None
+    if config.content_features and config.content_features != model_config.features:
+        content_net = load_feature_network(config.content_features, vgg19_weights).to(device)
+    step_fn: nn.Module = LossModule(model, config, place, autocast_dtype(config.precision, device), content_net)
     if place.world_size > 1:
         # The frozen CNN's buffers never change, so there is nothing to broadcast each step.
         step_fn = DistributedDataParallel(
