@@ -56,6 +56,30 @@ def test_keep_content_channels_zeroes_the_tail_for_vectors_and_maps():
     assert kept[0, :2].eq(1).all() and kept[0, 2:].eq(0).all() and kept[1, :5].eq(1).all()
 
 
+def test_a_prior_fill_replaces_only_the_dropped_channels():
+    spatial, fill = torch.ones(2, 6, 3, 3), torch.full((2, 6, 3, 3), 5.0)
+    kept = keep_content_channels(spatial, torch.tensor([2, 6]), fill)
+    assert kept[0, :2].eq(1).all() and kept[0, 2:].eq(5).all() and kept[1].eq(1).all()
+
+
+def test_prior_filled_models_give_the_same_image_twice_and_differ_from_zero_filled(tmp_path, image_dir):
+    """Dropped channels drawn from a seeded prior: a transfer is still a function of its inputs."""
+    model = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=8, content_stride=4, base_channels=8,
+                        nested_content=True, content_fill="prior")  # fmt: skip
+    config = TrainConfig(data=[str(image_dir)], steps=3, batch_size=6, checkpoint_every=3, sample_every=3,
+                         style_loss_weight=1.0, content_loss_weight=0.5)  # fmt: skip
+    train(model, config, tmp_path / "run", progress=False)
+    stylizer = Stylizer.load(tmp_path / "run")
+    contents = square_batch(photo_crops(2, seed=1), 32)
+    style = square_batch([procedural_style(3)], 32)
+    first, again = (stylizer.transfer(contents, style, content_dim=2) for _ in range(2))
+    assert torch.equal(first, again)
+    stylizer.model.config = ModelConfig(**{**model.to_dict(), "content_fill": "zero"})
+    assert not torch.allclose(first, stylizer.transfer(contents, style, content_dim=2))
+    with pytest.raises(Exception, match="content fill"):
+        ModelConfig(content_fill="noise")
+
+
 def test_content_sizes_give_every_octave_an_equal_share():
     sizes = sample_content_sizes(10_000, 512, torch.Generator().manual_seed(0))
     assert sizes.min() >= 1 and sizes.max() == 512

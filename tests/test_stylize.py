@@ -55,3 +55,21 @@ def test_many_styles_share_one_content_encoding_per_batch(tiny_model, monkeypatc
     assert calls == [2, 1]  # two batches, each encoded once for all four styles
     assert [len(per_style) for per_style in results] == [3, 3, 3, 3]
     assert results[0][0].size == stylizer.transfer(contents[0], z_styles[0]).size
+
+
+def test_bf16_convolutions_match_fp32_closely_and_bad_precision_is_refused(spatial_model):
+    import pytest
+
+    from waestyle.errors import WaestyleError
+
+    content = Image.fromarray((torch.rand(48, 64, 3, generator=torch.Generator().manual_seed(0)) * 255).byte().numpy())
+    style = Image.fromarray((torch.rand(40, 40, 3, generator=torch.Generator().manual_seed(1)) * 255).byte().numpy())
+    exact = Stylizer.load(spatial_model, precision="fp32")
+    fast = Stylizer.load(spatial_model, precision="bf16")
+    assert not exact.bf16 and fast.bf16
+    from waestyle.images import pil_to_tensor
+
+    a, b = (pil_to_tensor(s.transfer(content, style)) * 255 for s in (exact, fast))
+    assert (a - b).abs().mean() < 4.0  # of 255: bf16 rounding, not another image
+    with pytest.raises(WaestyleError, match="precision"):
+        Stylizer.load(spatial_model, precision="fp8")

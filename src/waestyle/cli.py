@@ -17,6 +17,7 @@ from waestyle.cli_evaluate import add_evaluate, add_experiment, run_evaluate, ru
 from waestyle.cli_serve import add_serve, run_serve
 from waestyle.config import (
     ARCHITECTURES,
+    CONTENT_FILLS,
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_SIDE,
     FEATURE_CHOICES,
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("res_blocks", int, "spatial: residual blocks at the decoder's bottleneck"),
         ("style_size", int, "long side at which a style image is read (0: the image size)"),
         ("upsample", UPSAMPLING, "spatial: how the decoder doubles its maps"),
+        ("content_fill", CONTENT_FILLS, "nested content: dropped z_c channels zeroed or drawn from the prior"),
         ("steps", int, "total optimiser steps"),
         ("batch_size", int, "images per step"),
         ("lr", float, "Adam learning rate"),

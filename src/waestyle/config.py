@@ -18,6 +18,7 @@ FEATURE_CHOICES = (
 )  # fmt: skip
 ARCHITECTURES = ("global", "spatial")
 UPSAMPLING = ("nearest", "bilinear")
+CONTENT_FILLS = ("zero", "prior")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -45,8 +46,13 @@ class ModelConfig:
     # how the spatial decoder doubles its maps: "bilinear" avoids the blocky, grid-periodic ripples
     # that nearest-neighbour copies leave under a strong style loss
     upsample: str = "nearest"
+    # nested content: what replaces dropped z_c channels, "zero" (the prior's mean) or "prior" (a seeded
+    # draw from N(0, I), which the decoder learns to draw the style's texture from)
+    content_fill: str = "zero"
 
     def __post_init__(self):
+        if self.content_fill not in CONTENT_FILLS:
+            raise WaestyleError(f"unknown content fill {self.content_fill!r}; choose one of {', '.join(CONTENT_FILLS)}")
         if self.upsample not in UPSAMPLING:
             raise WaestyleError(f"unknown upsampling {self.upsample!r}; choose one of {', '.join(UPSAMPLING)}")
         if self.arch not in ARCHITECTURES:

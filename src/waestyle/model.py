@@ -91,15 +91,28 @@ class WAEStyleModel(nn.Module):
         return [p for name, p in self.named_parameters() if not name.startswith("feature_net.")]
 
 
-def keep_content_channels(z_content: torch.Tensor, keep: int | torch.Tensor) -> torch.Tensor:
-    """Zero all but the first `keep` channels of z_c (an int, or one count per image).
+def keep_content_channels(
+    z_content: torch.Tensor, keep: int | torch.Tensor, fill: torch.Tensor | None = None
+) -> torch.Tensor:
+    """All but the first `keep` channels of z_c (an int, or one count per image) replaced by `fill`'s,
+    or zeroed when `fill` is None.
 
-    Zero is the prior's mean, so a dropped channel reads as "no information", the same signal
-    nested-dropout training used; works for vector and spatial latents alike.
+    Zero is the prior's mean, so a dropped channel reads as "no information". A `fill` drawn from the
+    prior N(0, I) reads as "anything": the decoder, trained on such draws (`content_fill="prior"`),
+    turns them into the style's own texture where the dropped channels would have drawn the content's.
+    Works for vector and spatial latents alike.
     """
     keep = torch.as_tensor(keep, device=z_content.device).reshape(-1, 1)
     mask = torch.arange(z_content.shape[1], device=z_content.device)[None] < keep
-    return z_content * mask.reshape(mask.shape + (1,) * (z_content.dim() - 2)).to(z_content.dtype)
+    mask = mask.reshape(mask.shape + (1,) * (z_content.dim() - 2)).to(z_content.dtype)
+    return z_content * mask if fill is None else z_content * mask + fill.to(z_content) * (1 - mask)
+
+
+def content_fill(config: ModelConfig, z_content: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
+    """What fills dropped z_c channels for this model: None (zeros), or a draw from the prior."""
+    if config.content_fill == "zero":
+        return None
+    return torch.randn(z_content.shape, generator=generator).to(z_content.device)
 
 
 def sample_content_sizes(batch: int, dim: int, generator: torch.Generator) -> torch.Tensor:

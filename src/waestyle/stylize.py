@@ -28,15 +28,25 @@ from PIL import Image
 from waestyle.bundled import DEFAULT_MODEL
 from waestyle.checkpoint import load_model
 from waestyle.colors import preserve_colors
-from waestyle.config import DEFAULT_MAX_SIDE, ModelConfig
+from waestyle.config import DEFAULT_MAX_SIDE, PRECISIONS, ModelConfig
 from waestyle.devices import resolve_device
 from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.images import pil_to_tensor, resize_center_crop, tensor_to_pil
-from waestyle.model import WAEStyleModel, keep_content_channels
+from waestyle.model import WAEStyleModel, content_fill, keep_content_channels
 from waestyle.resolution import resize, restore_detail, scaled_size, work_long_side
 
 ImageLike = Image.Image | torch.Tensor
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether inference runs its convolutions in bf16: "bf16" always, "fp32" never, "auto" on CPUs with
+    AMX tiles (bf16 matrix hardware: about twice as fast there, and slower than fp32 on CPUs without it)."""
+    if precision not in PRECISIONS:
+        raise WaestyleError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision == "bf16"
+    return device.type == "cpu" and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
 def output_size(content_size: tuple[int, int], long_side: int) -> tuple[int, int]:
@@ -60,10 +70,23 @@ def square_crop(batch: torch.Tensor, size: int) -> torch.Tensor:
 class Stylizer:
     """A loaded model ready for inference. Methods take PIL images, or (B, 3, H, W) tensors in [0, 1]."""
 
-    def __init__(self, model: WAEStyleModel, device: torch.device | str = "cpu", *, max_side: int = DEFAULT_MAX_SIDE):
+    def __init__(
+        self,
+        model: WAEStyleModel,
+        device: torch.device | str = "cpu",
+        *,
+        max_side: int = DEFAULT_MAX_SIDE,
+        precision: str = "auto",
+    ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.max_side = max_side
+        self.bf16 = use_bf16(precision, self.device)
+
+    def _convolutions(self):
+        """Context for the content encoder and decoder: bf16 autocast where `self.bf16` (their convolutions
+        are nearly all of a transfer's time); the style path always stays fp32, its Gram sums need it."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     @classmethod
     def load(
@@ -73,9 +96,10 @@ class Stylizer:
         device: str = "cpu",
         vgg19_weights: str | Path | None = None,
         max_side: int = DEFAULT_MAX_SIDE,
+        precision: str = "auto",
     ) -> "Stylizer":
         """Read a model folder (config.json + model.safetensors) written by `waestyle train`;
-        with no folder, the default model bundled with waestyle."""
+        with no folder, the default model bundled with waestyle. `precision`: see `use_bf16`."""
         if model_dir is None:
             model_dir = DEFAULT_MODEL
             if not (model_dir / "config.json").is_file():
@@ -95,7 +119,7 @@ class Stylizer:
             raise WaestyleError(
                 f"{model_dir}: weights do not match config.json ({'extra' if unexpected else 'missing'} {name})"
             )
-        return cls(model, resolve_device(device), max_side=max_side)
+        return cls(model, resolve_device(device), max_side=max_side, precision=precision)
 
     @property
     def config(self) -> ModelConfig:
@@ -161,7 +185,8 @@ class Stylizer:
             batch = self._work_batch(images)
         else:
             batch = self._tensor_batch(images) if self.spatial else self.to_batch(images, crop=False)
-        return self.model.encode_content(self._pad(batch))
+        with self._convolutions():
+            return self.model.encode_content(self._pad(batch)).float()
 
     @torch.no_grad()
     def style_latent(self, images: ImageLike) -> torch.Tensor:
@@ -189,7 +214,8 @@ class Stylizer:
     def decode(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
         if len(z_style) == 1 and len(z_content) > 1:
             z_style = z_style.expand(len(z_content), -1)
-        return self.model.decode(z_content.to(self.device), z_style.to(self.device))
+        with self._convolutions():
+            return self.model.decode(z_content.to(self.device), z_style.to(self.device)).float()
 
     # -- the user-facing operations ----------------------------------------------------------------
     def transfer(
@@ -300,7 +326,8 @@ class Stylizer:
         `own()` gives the contents' own z_s; it is called only when a style needs them (None, or a
         strength below 1).
         """
-        z_content = self._keep(self.model.encode_content(self._pad(work)), content_dim)
+        with self._convolutions():
+            z_content = self._keep(self.model.encode_content(self._pad(work)).float(), content_dim)
         z_own = None
         if strength != 1.0 or any(z is None for z in z_styles):
             z_own = own()
@@ -335,7 +362,9 @@ class Stylizer:
                 "this model was trained without --nested-content, so it cannot drop content channels; "
                 "train with --nested-content to choose --content-dim at transfer time"
             )
-        return keep_content_channels(z_content, content_dim)
+        # A fixed seed: the same content, style and size always give the same image.
+        fill = content_fill(self.config, z_content, torch.Generator().manual_seed(0))
+        return keep_content_channels(z_content, content_dim, fill)
 
 
 def _is_latent(value: object) -> bool:

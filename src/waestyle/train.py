@@ -42,7 +42,7 @@ from waestyle.losses import (
     style_distance,
     total_variation,
 )
-from waestyle.model import WAEStyleModel, keep_content_channels, sample_content_sizes
+from waestyle.model import WAEStyleModel, content_fill, keep_content_channels, sample_content_sizes
 
 LOG_COLUMNS = (
     "step",
@@ -107,7 +107,7 @@ def training_losses(
     z_decode, content_weights, style_weights = z_content, None, None
     if model.config.nested_content:
         sizes = place.shard(sample_content_sizes(len(all_styles), z_content.shape[1], generator).to(device))
-        z_decode = keep_content_channels(z_content, sizes)
+        z_decode = keep_content_channels(z_content, sizes, content_fill(model.config, z_content, generator))
         if config.content_loss_by_size:
             # the full z_c keeps full weight; a small code owes less layout and more style
             share = sizes.to(z_content.dtype) / z_content.shape[1]
