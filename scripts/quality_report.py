@@ -157,7 +157,9 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def write_readme(out: Path, main: dict, native: list[dict], grid_names: list[str], ablations: list[dict]) -> None:
+def write_readme(
+    out: Path, main: dict, native: list[dict], grid_names: list[str], ablations: list[dict], note: str = ""
+) -> None:
     summary = main["summary"]
     head = "| method | style dist (Lite2) ↓ | style dist (2nd judge) ↓ | texture cut ↑ | colour cut ↑ | colour dist ↓ "
     head += "| content dist ↓ | SSIM to content ↑ | more stylised | images / s |"
@@ -189,6 +191,8 @@ def write_readme(out: Path, main: dict, native: list[dict], grid_names: list[str
                      _pct(r["colour_distance_cut"]), r["content_distance"], r["grey_ssim"], r["style_wins"],
                      r["steps"], r["train_images_per_s"]]  # fmt: skip
             lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+        if note:
+            lines += ["", note.strip()]
     lines += ["", "## Grids", "", "Styles down the left, contents along the top, each output at 512 px.", ""]
     lines += [f"![{name}]({name})" for name in grid_names]
     (out / "README.md").write_text("\n".join(lines) + "\n")
@@ -205,6 +209,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results/quality"))
     parser.add_argument("--ablation", action="append", default=[], metavar="NAME=RUN_DIR")
     parser.add_argument("--ablation-cache", type=Path, default=Path("runs/ablation-reports"))
+    parser.add_argument("--ablation-note", type=Path, default=None, help="markdown file shown under the table")
     parser.add_argument("--native-photos", type=Path, default=Path("/usr/share/backgrounds"))
     parser.add_argument("--gatys-iterations", type=int, default=50)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: evaluate, native, grids")
@@ -229,7 +234,8 @@ def main() -> None:
     else:  # keep the table of an earlier run with --ablation
         path = args.out / "ablation.json"
         rows = json.loads(path.read_text()) if path.is_file() else []
-    write_readme(args.out, main_doc, native, names, rows)
+    note = args.ablation_note.read_text() if args.ablation_note else ""
+    write_readme(args.out, main_doc, native, names, rows, note)
     print(f"wrote {args.out / 'README.md'}")
 
 

@@ -33,8 +33,8 @@ ROW4=("${ROW3[@]}" --content-features efficientnet-lite0)
 ROW5=("${ROW4[@]}" --upsample bilinear)
 ROW6=("${ROW5[@]}" --moment-loss-weight 1.0)
 ROW7=("${ROW6[@]}" --tv-weight 2.0)
-# Rows 5-7 did not help (docs/results/quality/README.md); the default recipe is row 4 plus row 8's changes
-# (scripts/train_default.sh), which aim at the content-size knob.
+# The default recipe (scripts/train_default.sh) is row 4: rows 5-7 did not help (docs/results/quality/README.md),
+# nor did row 8's two changes, which aim at the content-size knob.
 ROW8=("${ROW4[@]}" --style-size-power 0.5 --content-fill prior)
 run 1-previous-recipe --features efficientnet-lite0 --res-blocks 1 --style-loss-weight 0.1 --content-loss-weight 0.05
 run 2-random-vgg-strong-style "${ROW2[@]}"

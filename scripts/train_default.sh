@@ -15,7 +15,7 @@ RESUME=()
 "$WAESTYLE" train --data "$DATA/photos" --data "$DATA/styles" --out "$RUN_DIR" "${RESUME[@]}" \
   --arch spatial --image-size 128 --content-dim 64 --style-dim 64 --content-stride 8 --res-blocks 2 \
   --features random-vgg19-quarter --style-size 256 --content-features efficientnet-lite0 \
-  --nested-content --content-fill prior --content-loss-by-size --content-size-power 1.0 --style-size-power 0.5 \
+  --nested-content --content-loss-by-size --content-size-power 1.0 \
   --style-loss-weight 1.0 --content-loss-weight 0.5 --mmd-weight 0.1 \
   --batch-size 8 --lr 3e-4 --grad-clip 1.0 --steps "${STEPS:-4000}" --seed 0 \
   --checkpoint-every 250 --sample-every 1000 "${@:2}"
