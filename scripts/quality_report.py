@@ -172,7 +172,7 @@ def write_readme(
                  _pct(s.get("colour_distance_cut")), s.get("colour_distance"), s.get("content_distance"),
                  s.get("grey_ssim"), s.get("style_wins"), s.get("images_per_s")]  # fmt: skip
         lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
-    lines += ["", "Content size k (the `--content-dim` knob): see the plot below and the `now k=…` rows.", "",
+    lines += ["", "Content size k (the `--content-dim` knob): see the plot below and the `model k=…` rows.", "",
               "![content size](evaluation/content-size.png)", "", "## Native resolution", "",
               "The demo contents' original photographs through the default transfer (the photo's own size), "
               "downscaled to 512, against the same photo transferred at 512: relative gap of the style distance.",
