@@ -7,6 +7,7 @@ frozen feature network is the real one. Prints one table; nothing is asserted.
 """
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -53,7 +54,8 @@ def bench_size(size, features, batch_size, repeats, device, sync) -> tuple[float
     """(s per PIL pair, s per image batched, training images/s, trainable parameters in millions)."""
     torch.manual_seed(0)
     model = WAEStyleModel(ModelConfig(image_size=size), features).to(device)
-    stylizer = Stylizer(model, device)
+    # The Stylizer may cast its model's encoder and decoder to bf16 (precision="auto"); training needs its own copy.
+    stylizer = Stylizer(copy.deepcopy(model), device)
     content = Image.new("RGB", (640, 480), "teal")
     style = Image.new("RGB", (512, 512), "orange")
     pair = statistics.median(timed(lambda: stylizer.transfer(content, style), repeats, sync))

@@ -43,6 +43,11 @@ def feature_loss(output_maps: dict[str, torch.Tensor], target_maps: dict[str, to
     return torch.stack(losses).mean()
 
 
+def _relative_squared_distance(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """||out - target||² / ||target||² per row of two (N, D) tensors."""
+    return (out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8)
+
+
 def style_distance(
     output_maps: dict[str, torch.Tensor],
     target_maps: dict[str, torch.Tensor],
@@ -58,7 +63,7 @@ def style_distance(
     per_layer = []
     for name in layers:
         out, target = gram(output_maps[name]).flatten(1), gram(target_maps[name]).flatten(1)
-        per_layer.append((out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8))
+        per_layer.append(_relative_squared_distance(out, target))
     per_image = torch.stack(per_layer).mean(0)
     return (per_image if weights is None else per_image * weights).mean()
 
@@ -71,7 +76,7 @@ def moment_distance(
     per_layer = []
     for name in layers:
         out, target = (_moments(maps[name]) for maps in (output_maps, target_maps))
-        per_layer.append((out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8))
+        per_layer.append(_relative_squared_distance(out, target))
     return torch.stack(per_layer).mean()
 
 
@@ -93,7 +98,7 @@ def content_distance(
     """Relative squared distance of deep feature maps, ||F(out) - F(target)||² / ||F(target)||², averaged
     over images (each times its entry of `weights`, when given)."""
     out, target = output_map.flatten(1), target_map.flatten(1)
-    per_image = (out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8)
+    per_image = _relative_squared_distance(out, target)
     return (per_image if weights is None else per_image * weights).mean()
 
 

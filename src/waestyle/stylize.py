@@ -82,9 +82,10 @@ class Stylizer:
         self.model = model.to(self.device).eval()
         self.max_side = max_side
         self.bf16 = use_bf16(precision, self.device)
-        # bf16 weights and activations in the content encoder and decoder (their convolutions are nearly all
-        # of a transfer's time), channels-last as oneDNN's bf16 kernels want; the style path stays fp32,
-        # as its Gram sums need. Outputs differ from fp32 by about 1e-3 on average.
+        # bf16 weights and activations in the content encoder and decoder (their convolutions are nearly
+        # all of a transfer's time), channels-last as oneDNN's bf16 kernels want; the style path stays fp32,
+        # as its Gram sums need. Outputs differ from fp32 by about 1e-3 on average. The cast is in place:
+        # a model shared with a training loop must be copied first.
         self.dtype = torch.bfloat16 if self.bf16 else torch.float32
         self.memory_format = torch.channels_last if self.bf16 else torch.contiguous_format
         for part in (self.model.content_encoder, self.model.decoder):

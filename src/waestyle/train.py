@@ -94,14 +94,12 @@ def training_losses(
     content_net = content_net or net
     style_terms = config.style_loss_weight > 0 or config.moment_loss_weight > 0
     swap = style_terms or config.content_loss_weight > 0 or config.tv_weight > 0
-    own_content = content_net is net and (swap or config.perceptual_weight > 0)
+    needs_content, own_content = swap or config.perceptual_weight > 0, content_net is net
     # VGG19's content layer lies past its style layers: one pass gives both
-    maps = model.style_features(images, (net.content_layer,) if own_content else ())
-    if content_net is not net and (swap or config.perceptual_weight > 0):
+    maps = model.style_features(images, (net.content_layer,) if needs_content and own_content else ())
+    if needs_content:
         with torch.no_grad():
-            maps[CONTENT] = content_net(images, (content_net.content_layer,))[content_net.content_layer]
-    elif own_content:
-        maps[CONTENT] = maps[net.content_layer]
+            maps[CONTENT] = maps[net.content_layer] if own_content else _content_map(content_net, images)
     z_style, z_content = model.style_encoder(maps), model.encode_content(images)
     all_styles = place.gather(z_style)
     z_decode, content_weights, style_weights = z_content, None, None
