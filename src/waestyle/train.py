@@ -6,6 +6,7 @@ batch -> losses -> update -> log / sample / checkpoint.
 
 import csv
 import math
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -172,9 +173,9 @@ def check_writable(run_dir: Path) -> None:
     """Fail before training, not at the first checkpoint, when the output folder cannot be written."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        # A unique probe name: under torchrun every process checks the same folder at once.
+        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write-test-") as probe:
+            probe.write(b"ok")
     except OSError as err:
         raise WaestyleError(f"cannot write to {run_dir}: {err.strerror or err}") from err
 
