@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from waestyle.config import ModelConfig, TrainConfig
+from waestyle.errors import WaestyleError
 from waestyle.evaluate import square_batch
 from waestyle.model import keep_content_channels, sample_content_sizes
 from waestyle.samples import photo_crops, procedural_style
@@ -89,3 +90,28 @@ def test_content_sizes_give_every_octave_an_equal_share():
         if low >= 32:  # the research's sizes themselves get half of their octave
             assert 0.04 < (sizes == low).float().mean() < 0.06
     assert 0.08 < (sizes == 512).float().mean() < 0.12
+
+
+def test_a_size_aware_model_decodes_by_the_content_size_it_is_given():
+    """The size code reaches the decoder (through z_s) only in a size-aware model, and Stylizer passes --content-dim."""
+    from waestyle.features import load_feature_network
+    from waestyle.model import WAEStyleModel
+
+    config = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=4, content_stride=4, base_channels=8,
+                         features="random-vgg19-quarter", nested_content=True, size_aware=True)  # fmt: skip
+    torch.manual_seed(0)
+    model = WAEStyleModel(config, load_feature_network(config.features)).eval()
+    z_content, z_style = torch.randn(2, 8, 8, 8), torch.randn(2, 4)
+    with torch.no_grad():
+        # Zero-initialised: a fresh size-aware model ignores the size, like the model it may be tuned from.
+        assert torch.equal(model.decode(z_content, z_style, 2), model.decode(z_content, z_style))
+        model.size_to_style.weight.fill_(1.0)
+        for name, weight in model.named_parameters():  # the style layers, too, start blind to z_s
+            if "to_scale_shift.weight" in name:
+                weight.normal_(0, 0.1)
+        assert torch.equal(model.decode(z_content, z_style, 8), model.decode(z_content, z_style))
+        per_image = model.decode(z_content, z_style, torch.tensor([2, 8]))
+        assert torch.equal(per_image[0], model.decode(z_content, z_style, 2)[0])
+        assert not torch.allclose(per_image[0], model.decode(z_content, z_style)[0])
+    with pytest.raises(WaestyleError, match="size-aware"):
+        ModelConfig(arch="spatial", size_aware=True)

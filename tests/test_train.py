@@ -160,3 +160,49 @@ def test_issue11_options_train_moments_tv_bilinear_and_a_pretrained_content_netw
         ModelConfig(upsample="cubic")
     with pytest.raises(WaestyleError, match="content-features"):
         _config(image_dir, content_features="alexnet")
+
+
+def test_fine_tuning_a_model_with_a_size_aware_decoder_and_colour_and_reconstruction_by_size(tmp_path, image_dir):
+    """--init-from starts from a model's weights (new parts at their zero start, so the first outputs match);
+    the colour term is logged; the reconstruction term shrinks with k; a mis-shaped change is refused."""
+    from waestyle.stylize import Stylizer
+
+    model = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=8, content_stride=4, base_channels=8,
+                        features="random-vgg19-quarter", nested_content=True)  # fmt: skip
+    train(model, _config(image_dir, style_loss_weight=1.0), tmp_path / "base", progress=False)
+    tuned = _config(image_dir, steps=1, lr=1e-12, style_loss_weight=1.0, colour_loss_weight=1.0, log_every=1,
+                    init_from=str(tmp_path / "base"))  # fmt: skip
+    # With --init-from, the source's config is the start; only the `explicit` settings are taken from ours.
+    aware = ModelConfig(**{**model.to_dict(), "size_aware": True})
+    result = train(aware, tuned, tmp_path / "tuned", explicit=["size_aware"], progress=False)
+    assert result.history[-1]["colour"] > 0
+    base, after = Stylizer.load(tmp_path / "base"), Stylizer.load(tmp_path / "tuned")
+    assert after.config.size_aware and after.config.arch == "spatial"
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    for k in (8, 2):  # a learning rate of 1e-12: the fine-tuned model still draws what its source drew
+        assert torch.allclose(
+            base.reconstruct(image, content_dim=k), after.reconstruct(image, content_dim=k), atol=1e-4
+        )
+    with pytest.raises(WaestyleError, match="do not fit"):
+        train(ModelConfig(content_dim=16), tuned, tmp_path / "bad", explicit=["content_dim"], progress=False)
+    with pytest.raises(WaestyleError, match="size-aware"):
+        from_tuned = _config(image_dir, init_from=str(tmp_path / "tuned"))
+        train(ModelConfig(), from_tuned, tmp_path / "refused", explicit=["nested_content"], progress=False)
+    assert not (tmp_path / "refused").exists()
+    with pytest.raises(WaestyleError, match="no such model folder"):
+        train(model, _config(image_dir, init_from=str(tmp_path / "missing")), tmp_path / "refused", progress=False)
+
+    from waestyle.features import load_feature_network
+    from waestyle.model import WAEStyleModel
+    from waestyle.train import training_losses
+
+    torch.manual_seed(0)
+    net = WAEStyleModel(model, load_feature_network(model.features))
+    images = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    own = {
+        power: training_losses(net, images, torch.Generator().manual_seed(2), _config(
+            image_dir, content_loss_by_size=True, reconstruction_size_power=power))["reconstruction"]
+        for power in (0.0, 1.0)
+    }  # fmt: skip
+    # The same draws; each image's reconstruction term is scaled by k / 8 <= 1.
+    assert 0 < own[1.0] < own[0.0]

@@ -82,9 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("content_loss_weight", float, "style consistency: deep-feature distance of swapped outputs to the content"),
         ("moment_loss_weight", float, "style consistency: feature means/std of swapped outputs to the style's"),
         ("tv_weight", float, "total variation of swapped outputs (damps high-frequency ripples)"),
+        ("colour_loss_weight", float, "style consistency: pixel-colour mean and covariance of swapped outputs"),
         ("content_features", FEATURE_CHOICES, "frozen CNN for the content term (default: the --features network)"),
         ("content_size_power", float, "--content-loss-by-size: content weight (k / content_dim) ** this"),
         ("style_size_power", float, "--content-loss-by-size: style weight (content_dim / k) ** this"),
+        ("reconstruction_size_power", float, "--content-loss-by-size: reconstruction weight (k / content_dim) ** this"),
+        ("init_from", str, "fine-tune: start from this model folder's weights ('default': the bundled model)"),
         ("grad_clip", float, "clip the gradient's norm to this, 0: off"),
         ("seed", int, "random seed; CPU runs with the same seed are identical"),
         ("checkpoint_every", int, "steps between checkpoints"),
@@ -113,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="nested content: weigh each image's content loss by its share of z_c, so a smaller --content-dim "
         "trades content for style",
+    )
+    train.add_argument(
+        "--size-aware",
+        action="store_true",
+        default=None,
+        help="nested content: tell the decoder how many z_c channels it got, so a small --content-dim can draw "
+        "more style, not just less content",
     )
     train.add_argument(
         "--compile", action="store_true", default=None, help="torch.compile the training step (GPU, long runs)"
@@ -194,12 +204,15 @@ def _explicit(args: argparse.Namespace, names) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from waestyle.train import train
+    from waestyle.train import fine_tune_start, train
 
     model_given = _explicit(args, MODEL_DEFAULTS)
     train_given = _explicit(args, [*TRAIN_DEFAULTS, "data"])
-    model_config = ModelConfig(**model_given)
     train_config = TrainConfig(**train_given)
+    if train_config.init_from:  # the model's own settings are the starting point, checked with the given ones
+        model_config = fine_tune_start(train_config.init_from, model_given)[0]
+    else:
+        model_config = ModelConfig(**model_given)
     result = train(
         model_config,
         train_config,

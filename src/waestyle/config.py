@@ -49,8 +49,13 @@ class ModelConfig:
     # nested content: what replaces dropped z_c channels, "zero" (the prior's mean) or "prior" (a seeded
     # draw from N(0, I), which the decoder learns to draw the style's texture from)
     content_fill: str = "zero"
+    # nested content: the decoder is told how many z_c channels it got (log2(content_dim / k), added to z_s
+    # through a learned map), so a small content code can be drawn differently, not just from less
+    size_aware: bool = False
 
     def __post_init__(self):
+        if self.size_aware and not (self.nested_content and self.arch == "spatial"):
+            raise WaestyleError("--size-aware needs --nested-content and --arch spatial")
         if self.content_fill not in CONTENT_FILLS:
             raise WaestyleError(f"unknown content fill {self.content_fill!r}; choose one of {', '.join(CONTENT_FILLS)}")
         if self.upsample not in UPSAMPLING:
@@ -126,6 +131,14 @@ class TrainConfig:
     # AdaIN's style term (Huang & Belongie, 2017): per-channel means and standard deviations of the style
     # layers, pulled to the style image's; steadier than Gram matrices and blind to their mean-dominated energy
     moment_loss_weight: float = 0.0
+    # style consistency: mean and covariance of the swapped output's pixel colours to the style image's
+    colour_loss_weight: float = 0.0
+    # --content-loss-by-size: the reconstruction weight is (k / content_dim) ** this, so a small content
+    # code is not held to redraw its own image exactly
+    reconstruction_size_power: float = 0.0
+    # start a new run from this model folder's weights ("default": the bundled model's), fine-tuning it;
+    # weights the new config adds keep their initial values
+    init_from: str = ""
     # total variation of swapped outputs: damps the high-frequency ripples a strong style loss invents
     tv_weight: float = 0.0
     # frozen network for the content term ("": the style network); a pretrained one keeps what things are,
@@ -159,6 +172,7 @@ class TrainConfig:
         weights = (
             self.mmd_weight, self.perceptual_weight, self.style_loss_weight, self.content_loss_weight,
             self.moment_loss_weight, self.tv_weight, self.content_size_power, self.style_size_power,
+            self.colour_loss_weight, self.reconstruction_size_power,
         )  # fmt: skip
         if self.lr <= 0 or min(weights) < 0 or self.grad_clip < 0:
             raise WaestyleError("--lr must be positive, loss weights and --grad-clip not negative")

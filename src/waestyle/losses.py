@@ -32,9 +32,14 @@ def imq_mmd(z: torch.Tensor, prior: torch.Tensor, scales: tuple[float, ...] = IM
     return total
 
 
-def reconstruction_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Pixel L2: mean squared error over pixels and channels, so it does not grow with image size."""
-    return F.mse_loss(output, target)
+def reconstruction_loss(
+    output: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Pixel L2: mean squared error over pixels and channels, so it does not grow with image size
+    (each image times its entry of `weights`, when given)."""
+    if weights is None:
+        return F.mse_loss(output, target)
+    return ((output - target).pow(2).flatten(1).mean(1) * weights).mean()
 
 
 def feature_loss(output_maps: dict[str, torch.Tensor], target_maps: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -83,6 +88,22 @@ def moment_distance(
 def _moments(features: torch.Tensor) -> torch.Tensor:
     flat = features.float().flatten(2)
     return torch.cat([flat.mean(2), (flat.var(2, unbiased=False) + 1e-5).sqrt()], dim=1)
+
+
+def colour_moment_distance(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Relative distance of pixel-colour means and of colour covariances (each as in `style_distance`),
+    averaged: the palette of the image itself, which deep Gram matrices weigh only faintly."""
+    out_mean, out_cov = _colour_moments(output)
+    target_mean, target_cov = _colour_moments(target)
+    per_image = _relative_squared_distance(out_mean, target_mean) + _relative_squared_distance(out_cov, target_cov)
+    return per_image.mean() / 2
+
+
+def _colour_moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    flat = images.float().flatten(2)
+    mean = flat.mean(2)
+    centred = flat - mean[..., None]
+    return mean, (centred @ centred.transpose(1, 2)).flatten(1) / flat.shape[2]
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:

@@ -62,6 +62,11 @@ class WAEStyleModel(nn.Module):
         self.content_encoder = encoder(config)
         self.style_encoder = StyleEncoder(config, feature_net)
         self.decoder = decoder(config)
+        if config.size_aware:
+            # Starts at zero: a size-aware model begins exactly as the size-blind one it may be tuned from.
+            self.size_to_style = nn.Linear(1, config.style_dim)
+            nn.init.zeros_(self.size_to_style.weight)
+            nn.init.zeros_(self.size_to_style.bias)
 
     def encode_content(self, images: torch.Tensor) -> torch.Tensor:
         """z_c: (B, content_dim) for `global`, (B, content_dim, H/s, W/s) for `spatial`."""
@@ -75,7 +80,17 @@ class WAEStyleModel(nn.Module):
     def encode_style(self, images: torch.Tensor) -> torch.Tensor:
         return self.style_encoder(self.style_features(images))
 
-    def decode(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
+    def decode(
+        self, z_content: torch.Tensor, z_style: torch.Tensor, content_size: int | torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The image of (z_c, z_s); `content_size` (an int, or one per image; None: all of z_c) is how many
+        z_c channels were kept, which only a `size_aware` model reads."""
+        if self.config.size_aware:
+            full = self.config.content_dim
+            size = torch.as_tensor(full if content_size is None else content_size, device=z_style.device)
+            code = torch.log2(full / size.to(torch.float32)).reshape(-1, 1).expand(len(z_style), 1)
+            shift = self.size_to_style(code.to(self.size_to_style.weight.dtype))
+            z_style = z_style + shift.to(z_style.dtype)
         return self.decoder(z_content, z_style)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -217,13 +217,14 @@ class Stylizer:
         return torch.randn(1, self.config.style_dim, generator=generator).to(self.device)
 
     @torch.no_grad()
-    def decode(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
+    def decode(self, z_content: torch.Tensor, z_style: torch.Tensor, content_dim: int | None = None) -> torch.Tensor:
+        """Images of (z_c, z_s); `content_dim`: how many z_c channels `_keep` kept (None: all)."""
         if len(z_style) == 1 and len(z_content) > 1:
             z_style = z_style.expand(len(z_content), -1)
         z_content = z_content.to(self.device, self.dtype)
         if z_content.dim() == 4:
             z_content = z_content.contiguous(memory_format=self.memory_format)
-        return self.model.decode(z_content, z_style.to(self.device, self.dtype)).float()
+        return self.model.decode(z_content, z_style.to(self.device, self.dtype), content_dim).float()
 
     # -- the user-facing operations ----------------------------------------------------------------
     def transfer(
@@ -344,7 +345,7 @@ class Stylizer:
                 z_style = z_own
             elif strength != 1.0:
                 z_style = z_own + strength * (z_style.to(self.device) - z_own)
-            decoded.append(self.decode(z_content, z_style)[..., : work.shape[-2], : work.shape[-1]])
+            decoded.append(self.decode(z_content, z_style, content_dim)[..., : work.shape[-2], : work.shape[-1]])
         return decoded
 
     def _pad(self, batch: torch.Tensor) -> torch.Tensor:

@@ -18,11 +18,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from waestyle.bundled import DEFAULT_MODEL
 from waestyle.checkpoint import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
     TrainingCheckpoint,
     latest_checkpoint,
+    load_model,
     save_checkpoint,
     save_model,
 )
@@ -34,6 +36,7 @@ from waestyle.errors import WaestyleError
 from waestyle.features import FeatureNetwork, load_feature_network
 from waestyle.images import make_grid, save_image
 from waestyle.losses import (
+    colour_moment_distance,
     content_distance,
     feature_loss,
     imq_mmd,
@@ -56,6 +59,7 @@ LOG_COLUMNS = (
     "moments",
     "content",
     "tv",
+    "colour",
     "images_per_s",
     "elapsed_s",
 )
@@ -94,7 +98,7 @@ def training_losses(
     net, device = model.feature_net, images.device
     content_net = content_net or net
     style_terms = config.style_loss_weight > 0 or config.moment_loss_weight > 0
-    swap = style_terms or config.content_loss_weight > 0 or config.tv_weight > 0
+    swap = style_terms or config.content_loss_weight > 0 or config.tv_weight > 0 or config.colour_loss_weight > 0
     needs_content, own_content = swap or config.perceptual_weight > 0, content_net is net
     # VGG19's content layer lies past its style layers: one pass gives both
     maps = model.style_features(images, (net.content_layer,) if needs_content and own_content else ())
@@ -103,7 +107,7 @@ def training_losses(
             maps[CONTENT] = maps[net.content_layer] if own_content else _content_map(content_net, images)
     z_style, z_content = model.style_encoder(maps), model.encode_content(images)
     all_styles = place.gather(z_style)
-    z_decode, content_weights, style_weights = z_content, None, None
+    z_decode, sizes, content_weights, style_weights, own_weights = z_content, None, None, None, None
     if model.config.nested_content:
         sizes = place.shard(sample_content_sizes(len(all_styles), z_content.shape[1], generator).to(device))
         z_decode = keep_content_channels(z_content, sizes, content_fill(model.config, z_content, generator))
@@ -112,20 +116,21 @@ def training_losses(
             share = sizes.to(z_content.dtype) / z_content.shape[1]
             content_weights = share.pow(config.content_size_power)
             style_weights = share.pow(-config.style_size_power) if config.style_size_power else None
-    reconstruction = model.decode(z_decode, z_style)
+            own_weights = share.pow(config.reconstruction_size_power) if config.reconstruction_size_power else None
+    reconstruction = model.decode(z_decode, z_style, sizes)
     content_samples = latent_samples(place.gather(z_content), MMD_MAX_SAMPLES, generator)
     zero = torch.zeros((), device=device)
     terms = {
-        "reconstruction": reconstruction_loss(reconstruction, images),
+        "reconstruction": reconstruction_loss(reconstruction, images, own_weights),
         "mmd_content": imq_mmd(content_samples, torch.randn(content_samples.shape, generator=generator).to(device)),
         "mmd_style": imq_mmd(all_styles, torch.randn(all_styles.shape, generator=generator).to(device)),
-        **dict.fromkeys(("perceptual", "style", "moments", "content", "tv"), zero),
+        **dict.fromkeys(("perceptual", "style", "moments", "content", "tv", "colour"), zero),
     }
     if config.perceptual_weight > 0:
         recon_map = _content_map(content_net, reconstruction)
         terms["perceptual"] = feature_loss({CONTENT: recon_map}, {CONTENT: maps[CONTENT]})
     if swap:
-        swapped = model.decode(z_decode, place.shard(all_styles.roll(1, dims=0)))
+        swapped = model.decode(z_decode, place.shard(all_styles.roll(1, dims=0)), sizes)
         if style_terms:
             out_maps = net(swapped, net.style_layers)
             targets = {name: place.shard(place.gather(maps[name]).roll(1, dims=0)) for name in net.style_layers}
@@ -134,6 +139,8 @@ def training_losses(
         if config.content_loss_weight > 0:
             terms["content"] = content_distance(_content_map(content_net, swapped), maps[CONTENT], content_weights)
         terms["tv"] = total_variation(swapped)
+        if config.colour_loss_weight > 0:
+            terms["colour"] = colour_moment_distance(swapped, place.shard(place.gather(images).roll(1, dims=0)))
     terms["loss"] = (
         terms["reconstruction"]
         + config.mmd_weight * (terms["mmd_content"] + terms["mmd_style"])
@@ -142,6 +149,7 @@ def training_losses(
         + config.moment_loss_weight * terms["moments"]
         + config.content_loss_weight * terms["content"]
         + config.tv_weight * terms["tv"]
+        + config.colour_loss_weight * terms["colour"]
     )
     return terms
 
@@ -165,7 +173,7 @@ def sample_grid(model: WAEStyleModel, images: torch.Tensor):
 def progress_fields(row: dict, rate: float) -> dict[str, str]:
     """What the progress bar shows: the loss terms in use and the speed."""
     shown = {"loss": row["loss"], "rec": row["reconstruction"], "mmd": row["mmd_content"] + row["mmd_style"]}
-    shown.update({name: row[name] for name in ("style", "moments", "content", "tv") if row[name]})
+    shown.update({name: row[name] for name in ("style", "moments", "content", "tv", "colour") if row[name]})
     return {**{k: f"{v:.4f}" for k, v in shown.items()}, "img_s": f"{rate:.1f}"}
 
 
@@ -178,6 +186,27 @@ def check_writable(run_dir: Path) -> None:
             probe.write(b"ok")
     except OSError as err:
         raise WaestyleError(f"cannot write to {run_dir}: {err.strerror or err}") from err
+
+
+def fine_tune_start(source: str | Path, given: dict) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """The config and weights a run started `--init-from` a model begins with: that model's config, with
+    the model settings the user gave (`given`) on top; those that change a weight's shape fail at loading."""
+    saved, weights = load_model(DEFAULT_MODEL if str(source) == "default" else source)
+    return ModelConfig.from_dict({**saved.to_dict(), **given}), weights
+
+
+def load_fine_tune_weights(model: WAEStyleModel, weights: dict[str, torch.Tensor], source: str) -> None:
+    """`weights` into `model`; weights the model has and the source lacks (a newly added part) keep their
+    initial values, anything else that does not fit is an error."""
+    own = model.trainable_state_dict()
+    foreign = sorted(set(weights) - set(own))
+    misshapen = sorted(name for name in set(weights) & set(own) if weights[name].shape != own[name].shape)
+    if foreign or misshapen:
+        raise WaestyleError(
+            f"--init-from {source}: its weights do not fit this model "
+            f"({', '.join((foreign + misshapen)[:3])}); keep the settings that shape the network"
+        )
+    model.load_state_dict({name: value.float() for name, value in weights.items()}, strict=False)
 
 
 def merge_resumed(saved: dict, requested: dict, explicit: set[str], what: str) -> dict:
@@ -231,7 +260,9 @@ def train(
 ) -> TrainResult:
     """Train (or, with `resume`, continue) a model into `run_dir`.
 
-    `explicit` names the settings the user gave; on resume those must agree with the run's own.
+    `explicit` names the settings the user gave; on resume those must agree with the run's own. A run
+    started from another model (`config.init_from`) takes that model's settings and only the `explicit`
+    ones from `model_config`.
     """
     run_dir = Path(run_dir)
     checkpoint = latest_checkpoint(run_dir) if run_dir.is_dir() else None
@@ -252,6 +283,10 @@ def train(
         config = TrainConfig.from_dict(merge_resumed(saved, asdict(config), explicit & set(saved), "train"))
     if not config.data:
         raise WaestyleError("no --data folders given")
+    init_weights = None
+    if checkpoint is None and config.init_from:
+        given = {name: value for name, value in model_config.to_dict().items() if name in set(explicit)}
+        model_config, init_weights = fine_tune_start(config.init_from, given)
     check_writable(run_dir)
     start_step = checkpoint.step if checkpoint else 0
     if start_step >= config.steps:
@@ -263,7 +298,9 @@ def train(
             f"--batch-size {config.batch_size} (the global batch) must divide evenly among {place.world_size} processes"
         )
     try:
-        result = _train_loop(model_config, config, run_dir, checkpoint, place, device, vgg19_weights, progress)
+        result = _train_loop(
+            model_config, config, run_dir, checkpoint, place, device, vgg19_weights, progress, init_weights
+        )
     except BaseException:
         teardown_distributed(place, wait=False)
         raise
@@ -307,6 +344,7 @@ def _train_loop(
     device: torch.device,
     vgg19_weights: str | Path | None,
     progress: bool,
+    init_weights: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     start_step = checkpoint.step if checkpoint else 0
     dataset = build_dataset(config.data, model_config.image_size, config.max_pixels)
@@ -318,6 +356,8 @@ def _train_loop(
     memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
     model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.trainable_parameters(), lr=config.lr)
+    if init_weights is not None:
+        load_fine_tune_weights(model, init_weights, config.init_from)
     if checkpoint is not None:
         try:
             model.load_state_dict(checkpoint.model, strict=False)
