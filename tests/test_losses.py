@@ -55,3 +55,26 @@ def test_total_variation_is_zero_for_flat_and_large_for_stripes():
     stripes[..., ::2] = 1.0
     assert total_variation(flat).item() == 0
     assert torch.isclose(total_variation(stripes), torch.tensor(1.0))
+
+
+def test_colour_terms_see_the_palette_not_the_layout():
+    """Both colour terms are zero for the same pixels in another order and grow as the palettes part."""
+    from waestyle.losses import colour_histogram_distance, colour_moment_distance
+
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    shuffled = images.flatten(2)[..., torch.randperm(256, generator=torch.Generator().manual_seed(1))].reshape(
+        images.shape
+    )
+    bluer = (images + torch.tensor([0.0, 0.0, 0.3])[:, None, None]).clamp(0, 1)
+    bluest = (images + torch.tensor([0.0, 0.0, 0.6])[:, None, None]).clamp(0, 1)
+    for distance in (
+        colour_moment_distance,
+        lambda a, b: colour_histogram_distance(a, b, torch.Generator().manual_seed(2)),
+    ):
+        assert distance(shuffled, images).item() < 1e-5
+        assert 0 < distance(bluer, images) < distance(bluest, images)
+    # A two-colour image against its grey average: same mean, the histogram tells them apart.
+    split = torch.zeros(1, 3, 8, 8)
+    split[..., :4] = 1.0
+    grey = torch.full((1, 3, 8, 8), 0.5)
+    assert colour_histogram_distance(grey, split, torch.Generator().manual_seed(3)) > 0.2

@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("moment_loss_weight", float, "style consistency: feature means/std of swapped outputs to the style's"),
         ("tv_weight", float, "total variation of swapped outputs (damps high-frequency ripples)"),
         ("colour_loss_weight", float, "style consistency: pixel-colour mean and covariance of swapped outputs"),
+        ("colour_histogram_weight", float, "style consistency: sliced Wasserstein distance of the pixel colours"),
         ("content_features", FEATURE_CHOICES, "frozen CNN for the content term (default: the --features network)"),
         ("content_size_power", float, "--content-loss-by-size: content weight (k / content_dim) ** this"),
         ("style_size_power", float, "--content-loss-by-size: style weight (content_dim / k) ** this"),

@@ -133,6 +133,8 @@ class TrainConfig:
     moment_loss_weight: float = 0.0
     # style consistency: mean and covariance of the swapped output's pixel colours to the style image's
     colour_loss_weight: float = 0.0
+    # style consistency: sliced Wasserstein distance of the swapped output's pixel colours to the style image's
+    colour_histogram_weight: float = 0.0
     # --content-loss-by-size: the reconstruction weight is (k / content_dim) ** this, so a small content
     # code is not held to redraw its own image exactly
     reconstruction_size_power: float = 0.0
@@ -172,7 +174,7 @@ class TrainConfig:
         weights = (
             self.mmd_weight, self.perceptual_weight, self.style_loss_weight, self.content_loss_weight,
             self.moment_loss_weight, self.tv_weight, self.content_size_power, self.style_size_power,
-            self.colour_loss_weight, self.reconstruction_size_power,
+            self.colour_loss_weight, self.colour_histogram_weight, self.reconstruction_size_power,
         )  # fmt: skip
         if self.lr <= 0 or min(weights) < 0 or self.grad_clip < 0:
             raise WaestyleError("--lr must be positive, loss weights and --grad-clip not negative")

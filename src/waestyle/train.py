@@ -36,6 +36,7 @@ from waestyle.errors import WaestyleError
 from waestyle.features import FeatureNetwork, load_feature_network
 from waestyle.images import make_grid, save_image
 from waestyle.losses import (
+    colour_histogram_distance,
     colour_moment_distance,
     content_distance,
     feature_loss,
@@ -60,9 +61,12 @@ LOG_COLUMNS = (
     "content",
     "tv",
     "colour",
+    "histogram",
     "images_per_s",
     "elapsed_s",
 )
+# Loss terms that are zero unless their weight is set (shown in the progress bar when in use).
+OPTIONAL_TERMS = ("style", "moments", "content", "tv", "colour", "histogram")
 # The MMD costs N² in the number of samples; a spatial z_c gives B * positions of them.
 MMD_MAX_SAMPLES = 1024
 
@@ -98,7 +102,8 @@ def training_losses(
     net, device = model.feature_net, images.device
     content_net = content_net or net
     style_terms = config.style_loss_weight > 0 or config.moment_loss_weight > 0
-    swap = style_terms or config.content_loss_weight > 0 or config.tv_weight > 0 or config.colour_loss_weight > 0
+    colour_terms = config.colour_loss_weight > 0 or config.colour_histogram_weight > 0
+    swap = style_terms or colour_terms or config.content_loss_weight > 0 or config.tv_weight > 0
     needs_content, own_content = swap or config.perceptual_weight > 0, content_net is net
     # VGG19's content layer lies past its style layers: one pass gives both
     maps = model.style_features(images, (net.content_layer,) if needs_content and own_content else ())
@@ -124,7 +129,7 @@ def training_losses(
         "reconstruction": reconstruction_loss(reconstruction, images, own_weights),
         "mmd_content": imq_mmd(content_samples, torch.randn(content_samples.shape, generator=generator).to(device)),
         "mmd_style": imq_mmd(all_styles, torch.randn(all_styles.shape, generator=generator).to(device)),
-        **dict.fromkeys(("perceptual", "style", "moments", "content", "tv", "colour"), zero),
+        **dict.fromkeys(("perceptual", *OPTIONAL_TERMS), zero),
     }
     if config.perceptual_weight > 0:
         recon_map = _content_map(content_net, reconstruction)
@@ -139,8 +144,10 @@ def training_losses(
         if config.content_loss_weight > 0:
             terms["content"] = content_distance(_content_map(content_net, swapped), maps[CONTENT], content_weights)
         terms["tv"] = total_variation(swapped)
-        if config.colour_loss_weight > 0:
-            terms["colour"] = colour_moment_distance(swapped, place.shard(place.gather(images).roll(1, dims=0)))
+        if colour_terms:
+            style_images = place.shard(place.gather(images).roll(1, dims=0))
+            terms["colour"] = colour_moment_distance(swapped, style_images)
+            terms["histogram"] = colour_histogram_distance(swapped, style_images, generator)
     terms["loss"] = (
         terms["reconstruction"]
         + config.mmd_weight * (terms["mmd_content"] + terms["mmd_style"])
@@ -150,6 +157,7 @@ def training_losses(
         + config.content_loss_weight * terms["content"]
         + config.tv_weight * terms["tv"]
         + config.colour_loss_weight * terms["colour"]
+        + config.colour_histogram_weight * terms["histogram"]
     )
     return terms
 
@@ -173,7 +181,7 @@ def sample_grid(model: WAEStyleModel, images: torch.Tensor):
 def progress_fields(row: dict, rate: float) -> dict[str, str]:
     """What the progress bar shows: the loss terms in use and the speed."""
     shown = {"loss": row["loss"], "rec": row["reconstruction"], "mmd": row["mmd_content"] + row["mmd_style"]}
-    shown.update({name: row[name] for name in ("style", "moments", "content", "tv", "colour") if row[name]})
+    shown.update({name: row[name] for name in OPTIONAL_TERMS if row[name]})
     return {**{k: f"{v:.4f}" for k, v in shown.items()}, "img_s": f"{rate:.1f}"}
 
 
