@@ -170,8 +170,8 @@ def test_fine_tuning_a_model_with_a_size_aware_decoder_and_colour_and_reconstruc
     model = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=8, content_stride=4, base_channels=8,
                         features="random-vgg19-quarter", nested_content=True)  # fmt: skip
     train(model, _config(image_dir, style_loss_weight=1.0), tmp_path / "base", progress=False)
-    tuned = _config(image_dir, steps=1, lr=1e-12, style_loss_weight=1.0, colour_loss_weight=1.0, log_every=1, colour_histogram_weight=1.0,
-                    init_from=str(tmp_path / "base"))  # fmt: skip
+    tuned = _config(image_dir, steps=1, lr=1e-12, style_loss_weight=1.0, colour_loss_weight=1.0, log_every=1,
+                    colour_histogram_weight=1.0, init_from=str(tmp_path / "base"))  # fmt: skip
     # With --init-from, the source's config is the start; only the `explicit` settings are taken from ours.
     aware = ModelConfig(**{**model.to_dict(), "size_aware": True})
     result = train(aware, tuned, tmp_path / "tuned", explicit=["size_aware"], progress=False)
