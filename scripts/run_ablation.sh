@@ -3,6 +3,8 @@
 # for the same steps on the same data with the same seed and batch (scripts/train_default.sh's schedule).
 #   bash scripts/run_ablation.sh [OUT]              # rows in OUT/1-... OUT/8-..., one after another (CPU: ~2.5 h each)
 #   DEVICE=cuda PARALLEL=1 bash scripts/run_ablation.sh OUT [TRAIN OPTIONS]   # all rows at once on one GPU
+# Rows 9-15 fine-tune row 4 (--init-from) for TUNE_STEPS (1,500) steps each: the default recipe's second stage
+# is row 12. Row 16 (row 12 tuned on with a colour-histogram term) was run by hand, see the quality report.
 # Resumable like the default recipe. Then: python scripts/quality_report.py --ablation "NAME=OUT/1-..." ...
 set -euo pipefail
 OUT=${1:-runs/ablation}
@@ -44,4 +46,28 @@ run 5-bilinear-upsampling "${ROW5[@]}"
 run 6-feature-moment-loss "${ROW6[@]}"
 run 7-total-variation "${ROW7[@]}"
 run 8-prior-fill-and-style-by-size "${ROW8[@]}"
+wait
+TUNE_STEPS=${TUNE_STEPS:-1500}
+tune() {  # NAME, then the options of that row; each starts from row 4's model
+  local dir="$OUT/$1"; shift
+  [ -f "$dir/model.safetensors" ] && grep -q "\"step\": $TUNE_STEPS," "$dir/config.json" && return 0
+  local resume=(); [ -d "$dir/checkpoints" ] && resume=(--resume)
+  mkdir -p "$dir"
+  local options=("${COMMON[@]}" "${ROW4[@]}" --init-from "$OUT/4-content-in-pretrained-lite0" --out "$dir"
+                 "${resume[@]}" --steps "$TUNE_STEPS" --lr 2e-4 --seed 1 --checkpoint-every 250 "$@")
+  if [ -n "${PARALLEL:-}" ]; then
+    $WAESTYLE train "${options[@]}" >"$dir/train.log" 2>&1 &
+  else
+    $WAESTYLE train "${options[@]}"
+  fi
+}
+KNOB=(--size-aware --reconstruction-size-power 1 --style-size-power 0.5)
+tune 9-colour-term --colour-loss-weight 1
+tune 10-size-aware-knob "${KNOB[@]}"
+tune 11-colour-and-knob --colour-loss-weight 1 "${KNOB[@]}"
+tune 12-colour-and-strong-knob --colour-loss-weight 1 --size-aware --reconstruction-size-power 2 --style-size-power 1 \
+  --content-size-power 2
+tune 13-row11-prior-fill --colour-loss-weight 1 "${KNOB[@]}" --content-fill prior
+tune 14-row11-colour3 --colour-loss-weight 3 "${KNOB[@]}"
+tune 15-row9-style2 --colour-loss-weight 1 --style-loss-weight 2
 wait
