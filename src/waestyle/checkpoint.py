@@ -78,6 +78,16 @@ def save_model(run_dir: Path, config: ModelConfig, weights: dict[str, torch.Tens
 def load_model(run_dir: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
     """Config and weights of a model folder, with a clear error for anything missing or foreign."""
     run_dir = Path(run_dir)
+    config = load_model_config(run_dir)
+    weights, metadata = _read_safetensors(run_dir / WEIGHTS_FILE)
+    _check_format(run_dir / WEIGHTS_FILE, metadata.get("format"), metadata.get("format_version"))
+    _check_finite(run_dir / WEIGHTS_FILE, weights)
+    return config, weights
+
+
+def load_model_config(run_dir: str | Path) -> ModelConfig:
+    """The config of a model folder alone (its weights unread), with the same checks as `load_model`."""
+    run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise WaestyleError(f"{run_dir}: no such model folder")
     config_path = run_dir / CONFIG_FILE
@@ -93,13 +103,9 @@ def load_model(run_dir: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor
     if not isinstance(document.get("model"), dict):
         raise WaestyleError(f"{config_path}: no model section")
     try:
-        config = ModelConfig.from_dict(document["model"])
+        return ModelConfig.from_dict(document["model"])
     except TypeError as err:
         raise WaestyleError(f"{config_path}: bad model config ({err})") from err
-    weights, metadata = _read_safetensors(run_dir / WEIGHTS_FILE)
-    _check_format(run_dir / WEIGHTS_FILE, metadata.get("format"), metadata.get("format_version"))
-    _check_finite(run_dir / WEIGHTS_FILE, weights)
-    return config, weights
 
 
 @dataclass

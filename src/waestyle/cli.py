@@ -205,13 +205,13 @@ def _explicit(args: argparse.Namespace, names) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from waestyle.train import fine_tune_start, train
+    from waestyle.train import fine_tune_config, train
 
     model_given = _explicit(args, MODEL_DEFAULTS)
     train_given = _explicit(args, [*TRAIN_DEFAULTS, "data"])
     train_config = TrainConfig(**train_given)
     if train_config.init_from:  # the model's own settings are the starting point, checked with the given ones
-        model_config = fine_tune_start(train_config.init_from, model_given)[0]
+        model_config = fine_tune_config(train_config.init_from, model_given)
     else:
         model_config = ModelConfig(**model_given)
     result = train(

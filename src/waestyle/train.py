@@ -25,6 +25,7 @@ from waestyle.checkpoint import (
     TrainingCheckpoint,
     latest_checkpoint,
     load_model,
+    load_model_config,
     save_checkpoint,
     save_model,
 )
@@ -146,8 +147,10 @@ def training_losses(
         terms["tv"] = total_variation(swapped)
         if colour_terms:
             style_images = place.shard(place.gather(images).roll(1, dims=0))
-            terms["colour"] = colour_moment_distance(swapped, style_images)
-            terms["histogram"] = colour_histogram_distance(swapped, style_images, generator)
+            if config.colour_loss_weight > 0:
+                terms["colour"] = colour_moment_distance(swapped, style_images)
+            if config.colour_histogram_weight > 0:  # its sort is the costly part: only when it counts
+                terms["histogram"] = colour_histogram_distance(swapped, style_images, generator)
     terms["loss"] = (
         terms["reconstruction"]
         + config.mmd_weight * (terms["mmd_content"] + terms["mmd_style"])
@@ -196,16 +199,20 @@ def check_writable(run_dir: Path) -> None:
         raise WaestyleError(f"cannot write to {run_dir}: {err.strerror or err}") from err
 
 
-def fine_tune_start(source: str | Path, given: dict) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
-    """The config and weights a run started `--init-from` a model begins with: that model's config, with
-    the model settings the user gave (`given`) on top; those that change a weight's shape fail at loading."""
-    saved, weights = load_model(DEFAULT_MODEL if str(source) == "default" else source)
-    return ModelConfig.from_dict({**saved.to_dict(), **given}), weights
+def _init_source(source: str | Path) -> Path:
+    return DEFAULT_MODEL if str(source) == "default" else Path(source)
 
 
-def load_fine_tune_weights(model: WAEStyleModel, weights: dict[str, torch.Tensor], source: str) -> None:
-    """`weights` into `model`; weights the model has and the source lacks (a newly added part) keep their
-    initial values, anything else that does not fit is an error."""
+def fine_tune_config(source: str | Path, given: dict) -> ModelConfig:
+    """The config of a run started `--init-from` a model: that model's, with the model settings the user
+    gave (`given`) on top; those that change a weight's shape fail when its weights are loaded."""
+    return ModelConfig.from_dict({**load_model_config(_init_source(source)).to_dict(), **given})
+
+
+def load_fine_tune_weights(model: WAEStyleModel, source: str) -> None:
+    """The weights of the model in `source` into `model`; weights the model has and the source lacks (a
+    newly added part) keep their initial values, anything else that does not fit is an error."""
+    weights = load_model(_init_source(source))[1]
     own = model.trainable_state_dict()
     foreign = sorted(set(weights) - set(own))
     misshapen = sorted(name for name in set(weights) & set(own) if weights[name].shape != own[name].shape)
@@ -291,10 +298,9 @@ def train(
         config = TrainConfig.from_dict(merge_resumed(saved, asdict(config), explicit & set(saved), "train"))
     if not config.data:
         raise WaestyleError("no --data folders given")
-    init_weights = None
     if checkpoint is None and config.init_from:
-        given = {name: value for name, value in model_config.to_dict().items() if name in set(explicit)}
-        model_config, init_weights = fine_tune_start(config.init_from, given)
+        given = {name: value for name, value in model_config.to_dict().items() if name in explicit}
+        model_config = fine_tune_config(config.init_from, given)
     check_writable(run_dir)
     start_step = checkpoint.step if checkpoint else 0
     if start_step >= config.steps:
@@ -306,9 +312,7 @@ def train(
             f"--batch-size {config.batch_size} (the global batch) must divide evenly among {place.world_size} processes"
         )
     try:
-        result = _train_loop(
-            model_config, config, run_dir, checkpoint, place, device, vgg19_weights, progress, init_weights
-        )
+        result = _train_loop(model_config, config, run_dir, checkpoint, place, device, vgg19_weights, progress)
     except BaseException:
         teardown_distributed(place, wait=False)
         raise
@@ -352,7 +356,6 @@ def _train_loop(
     device: torch.device,
     vgg19_weights: str | Path | None,
     progress: bool,
-    init_weights: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     start_step = checkpoint.step if checkpoint else 0
     dataset = build_dataset(config.data, model_config.image_size, config.max_pixels)
@@ -364,8 +367,8 @@ def _train_loop(
     memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
     model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.trainable_parameters(), lr=config.lr)
-    if init_weights is not None:
-        load_fine_tune_weights(model, init_weights, config.init_from)
+    if checkpoint is None and config.init_from:
+        load_fine_tune_weights(model, config.init_from)
     if checkpoint is not None:
         try:
             model.load_state_dict(checkpoint.model, strict=False)
