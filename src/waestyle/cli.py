@@ -14,6 +14,7 @@ from pathlib import Path
 from waestyle import __version__
 from waestyle.cli_data import add_data, run_data
 from waestyle.cli_evaluate import add_evaluate, add_experiment, run_evaluate, run_experiment
+from waestyle.cli_export import add_backend_option, add_export, run_export
 from waestyle.cli_serve import add_serve, run_serve
 from waestyle.config import (
     ARCHITECTURES,
@@ -169,17 +170,20 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default: 16)")
         sub.add_argument("--overwrite", action="store_true", help="replace existing output files")
+        add_backend_option(sub)
         _add_common(sub)
     add_evaluate(commands)
     add_experiment(commands)
     add_data(commands)
     add_serve(commands)
+    add_export(commands)
     demo = commands.add_parser("demo", help="stylise the bundled content images with the bundled styles")
     demo.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder (default: out)")
     demo.add_argument("--model", type=Path, default=None, metavar="RUN_DIR", help="model folder (default: bundled)")
     demo.add_argument("--size", type=int, default=None, help="long side of outputs (default: each content's own)")
     demo.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier demo")
     demo.add_argument("--device", default=None, help="cpu, cuda or auto (default: cpu)")
+    add_backend_option(demo)
     return parser
 
 
@@ -244,7 +248,11 @@ def run_stylize(args: argparse.Namespace) -> int:
     to_folder = content_folder or style_folder
     outputs = plan_outputs(contents, style_files, args.out, to_folder=to_folder, overwrite=args.overwrite)
     stylizer = Stylizer.load(
-        args.model, device=args.device or "cpu", vgg19_weights=args.vgg19_weights, max_side=args.max_side
+        args.model,
+        device=args.device or "cpu",
+        vgg19_weights=args.vgg19_weights,
+        max_side=args.max_side,
+        backend=args.backend,
     )
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
     report = BatchReport()
@@ -315,7 +323,14 @@ def run_demo(args: argparse.Namespace) -> int:
 
     if args.size is not None and not 16 <= args.size <= 4096:
         raise WaestyleError("--size must be between 16 and 4096")
-    result = demo(args.out, args.model, device=args.device or "cpu", long_side=args.size, overwrite=args.overwrite)
+    result = demo(
+        args.out,
+        args.model,
+        device=args.device or "cpu",
+        long_side=args.size,
+        overwrite=args.overwrite,
+        backend=args.backend,
+    )
     print(
         f"wrote {len(result.outputs)} images and the grid {result.grid}: "
         f"{result.seconds_per_image * 1000:.0f} ms per image (one content in one style), "
@@ -330,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="waestyle: %(levelname)s: %(message)s", level=logging.WARNING)
     try:
         runners = {"train": run_train, "evaluate": run_evaluate, "experiment": run_experiment, "data": run_data,
-                   "demo": run_demo, "serve": run_serve}  # fmt: skip
+                   "demo": run_demo, "serve": run_serve, "export": run_export}  # fmt: skip
         return runners.get(args.command, run_stylize)(args)
     except WaestyleError as err:
         print(f"waestyle: error: {err}", file=sys.stderr)

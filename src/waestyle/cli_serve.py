@@ -3,6 +3,7 @@
 import argparse
 from pathlib import Path
 
+from waestyle.cli_export import add_backend_option
 from waestyle.errors import WaestyleError
 
 
@@ -16,6 +17,7 @@ def add_serve(commands) -> None:
     sub.add_argument("--max-pixels", type=int, default=25_000_000, help="largest decoded image (default: 25,000,000)")
     sub.add_argument("--max-concurrent", type=int, default=2, help="transfers run at once (default: 2)")
     sub.add_argument("--device", default=None, help="cpu, cuda or auto (default: cpu)")
+    add_backend_option(sub)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -38,7 +40,10 @@ def run_serve(args: argparse.Namespace) -> int:
         max_side=args.max_side,
         max_concurrent=args.max_concurrent,
     )
-    stylizer = Stylizer.load(args.model, device=args.device or "cpu", max_side=args.max_side)
-    print(f"waestyle: serving on http://{args.host}:{args.port} (API docs at /docs); Ctrl-C stops")
+    stylizer = Stylizer.load(args.model, device=args.device or "cpu", max_side=args.max_side, backend=args.backend)
+    print(
+        f"waestyle: serving on http://{args.host}:{args.port} (API docs at /docs, backend {stylizer.backend}); "
+        "Ctrl-C stops"
+    )
     uvicorn.run(create_app(stylizer, limits), host=args.host, port=args.port, log_level="warning")
     return 0

@@ -40,6 +40,7 @@ def run_demo(
     long_side: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    backend: str = "auto",
 ) -> DemoResult:
     """Stylise each demo content with each demo style into OUT, plus OUT/grid.png (styles across, contents down)."""
     contents, styles = demo_contents(), demo_styles()
@@ -49,7 +50,7 @@ def run_demo(
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:
         raise WaestyleError(f"{existing[0]} exists; pass --overwrite to replace the demo's outputs")
-    stylizer = Stylizer.load(model_dir, device=device)
+    stylizer = Stylizer.load(model_dir, device=device, backend=backend)
     style_images = [load_image(s) for s in styles]  # read once: for the latents and for the grid
     start = time.perf_counter()
     z_styles = [stylizer.style_latent(image) for image in style_images]

@@ -34,6 +34,14 @@ from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.images import pil_to_tensor, resize_center_crop, tensor_to_pil
 from waestyle.model import WAEStyleModel, content_fill, keep_content_channels
+from waestyle.onnx_backend import (
+    BACKENDS,
+    OnnxRuntimeNetworks,
+    cached_export,
+    default_backend,
+    ensure_export,
+    is_exported,
+)
 from waestyle.resolution import resize, restore_detail, scaled_size, work_long_side
 
 ImageLike = Image.Image | torch.Tensor
@@ -77,11 +85,16 @@ class Stylizer:
         *,
         max_side: int = DEFAULT_MAX_SIDE,
         precision: str = "auto",
+        backend: str = "torch",
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.max_side = max_side
-        self.bf16 = use_bf16(precision, self.device)
+        self.backend = self._choose_backend(backend, use_bf16(precision, self.device))
+        # The onnxruntime backend runs style encoding and transfer on exported fp32 graphs (onnx_backend.py);
+        # the PyTorch model stays for the latent-level API (content_latent, decode).
+        self.onnx = OnnxRuntimeNetworks(ensure_export(self.model)) if self.backend == "onnxruntime" else None
+        self.bf16 = self.onnx is None and use_bf16(precision, self.device)
         # bf16 weights and activations in the content encoder and decoder (their convolutions are nearly
         # all of a transfer's time), channels-last as oneDNN's bf16 kernels want; the style path stays fp32,
         # as its Gram sums need. Outputs differ from fp32 by about 1e-3 on average. The cast is in place:
@@ -90,6 +103,18 @@ class Stylizer:
         self.memory_format = torch.channels_last if self.bf16 else torch.contiguous_format
         for part in (self.model.content_encoder, self.model.decoder):
             part.to(dtype=self.dtype, memory_format=self.memory_format)
+
+    def _choose_backend(self, backend: str, bf16: bool) -> str:
+        """`auto`: the faster one on this machine (see onnx_backend.default_backend)."""
+        if backend not in BACKENDS:
+            raise WaestyleError(f"backend {backend!r}: choose from {', '.join(BACKENDS)}")
+        if backend == "onnxruntime" and self.device.type != "cpu":
+            raise WaestyleError("the onnxruntime backend runs on the CPU; use --backend torch with a GPU")
+        if backend != "auto":
+            return backend
+        if self.config.content_fill == "prior":  # its graphs cannot draw the seeded fill (see _stylise)
+            return "torch"
+        return default_backend(self.device, bf16, lambda: is_exported(cached_export(self.model)))
 
     def _encode_content(self, batch: torch.Tensor) -> torch.Tensor:
         batch = self._pad(batch).to(self.dtype).contiguous(memory_format=self.memory_format)
@@ -104,9 +129,11 @@ class Stylizer:
         vgg19_weights: str | Path | None = None,
         max_side: int = DEFAULT_MAX_SIDE,
         precision: str = "auto",
+        backend: str = "auto",
     ) -> "Stylizer":
         """Read a model folder (config.json + model.safetensors) written by `waestyle train`;
-        with no folder, the default model bundled with waestyle. `precision`: see `use_bf16`."""
+        with no folder, the default model bundled with waestyle. `precision`: see `use_bf16`;
+        `backend`: "torch", "onnxruntime" or "auto" (the faster here; see onnx_backend.py)."""
         if model_dir is None:
             model_dir = DEFAULT_MODEL
             if not (model_dir / "config.json").is_file():
@@ -126,7 +153,7 @@ class Stylizer:
             raise WaestyleError(
                 f"{model_dir}: weights do not match config.json ({'extra' if unexpected else 'missing'} {name})"
             )
-        return cls(model, resolve_device(device), max_side=max_side, precision=precision)
+        return cls(model, resolve_device(device), max_side=max_side, precision=precision, backend=backend)
 
     @property
     def config(self) -> ModelConfig:
@@ -197,7 +224,10 @@ class Stylizer:
     @torch.no_grad()
     def style_latent(self, images: ImageLike) -> torch.Tensor:
         """z_s of a style image; compute it once and pass it to `transfer` for many contents."""
-        return self.model.encode_style(self.style_batch(images))
+        batch = self.style_batch(images)
+        if self.onnx is not None:
+            return self.onnx.encode_style(batch).to(self.device)
+        return self.model.encode_style(batch)
 
     def mix_styles(self, styles: Sequence[ImageLike], weights: Sequence[float] | None = None) -> torch.Tensor:
         """One z_s mixing several styles (images or latents) with `weights`, scaled to sum to 1."""
@@ -335,18 +365,25 @@ class Stylizer:
         `own()` gives the contents' own z_s; it is called only when a style needs them (None, or a
         strength below 1).
         """
-        z_content = self._keep(self._encode_content(work), content_dim)
         z_own = None
         if strength != 1.0 or any(z is None for z in z_styles):
             z_own = own()
-        decoded = []
+        resolved = []
         for z_style in z_styles:
             if z_style is None:
                 z_style = z_own
             elif strength != 1.0:
                 z_style = z_own + strength * (z_style.to(self.device) - z_own)
-            decoded.append(self.decode(z_content, z_style, content_dim)[..., : work.shape[-2], : work.shape[-1]])
-        return decoded
+            resolved.append(z_style)
+        height, width = work.shape[-2:]
+        if self.onnx is not None:
+            size = self._content_size(content_dim)
+            if size < self.config.content_dim and self.config.content_fill == "prior":
+                raise WaestyleError("this model fills dropped z_c channels from the prior; use --backend torch")
+            padded = self._pad(work)
+            return [self.onnx.stylise(padded, z, size)[..., :height, :width].to(self.device) for z in resolved]
+        z_content = self._keep(self._encode_content(work), content_dim)
+        return [self.decode(z_content, z, content_dim)[..., :height, :width] for z in resolved]
 
     def _pad(self, batch: torch.Tensor) -> torch.Tensor:
         """Spatial models need sides that are multiples of the stride (and two strides at least)."""
@@ -359,10 +396,11 @@ class Stylizer:
             return batch
         return F.pad(batch, (0, new_w - w, 0, new_h - h), mode="replicate")
 
-    def _keep(self, z_content: torch.Tensor, content_dim: int | None) -> torch.Tensor:
+    def _content_size(self, content_dim: int | None) -> int:
+        """How many z_c channels to keep (None: all), checked against the model."""
         full = self.config.content_dim
         if content_dim is None or content_dim == full:
-            return z_content
+            return full
         if not 1 <= content_dim <= full:
             raise WaestyleError(f"--content-dim must be between 1 and the model's {full}, got {content_dim}")
         if not self.config.nested_content:
@@ -370,9 +408,15 @@ class Stylizer:
                 "this model was trained without --nested-content, so it cannot drop content channels; "
                 "train with --nested-content to choose --content-dim at transfer time"
             )
+        return content_dim
+
+    def _keep(self, z_content: torch.Tensor, content_dim: int | None) -> torch.Tensor:
+        size = self._content_size(content_dim)
+        if size == self.config.content_dim:
+            return z_content
         # A fixed seed: the same content, style and size always give the same image.
         fill = content_fill(self.config, z_content, torch.Generator().manual_seed(0))
-        return keep_content_channels(z_content, content_dim, fill)
+        return keep_content_channels(z_content, size, fill)
 
 
 def _is_latent(value: object) -> bool:

@@ -92,6 +92,7 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
         return {
             "status": "ok",
             "version": __version__,
+            "backend": getattr(stylizer, "backend", "torch"),
             "model": {
                 "arch": config.arch,
                 "image_size": config.image_size,
