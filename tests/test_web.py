@@ -40,9 +40,10 @@ def client(stylizer):
     return TestClient(create_app(stylizer))
 
 
-def test_health_styles_and_examples(client):
+def test_health_styles_and_examples(client, stylizer):
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["model"]["nested_content"] is True
+    assert health["backend"] == stylizer.backend in ("torch", "onnxruntime")
     styles = client.get("/api/styles").json()
     assert [s["name"] for s in styles] == [p.stem for p in demo_styles()]
     example = client.get(styles[0]["url"])

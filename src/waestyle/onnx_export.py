@@ -154,7 +154,7 @@ def _export_graphs(model: WAEStyleModel, folder: Path) -> None:
     spatial = config.arch == "spatial"
     stride = config.content_stride
     side = 6 * stride if spatial else config.image_size
-    style_side = config.style_size or config.image_size
+    style_side = max(64, config.style_size or config.image_size)
     # Batch 2 in the style example: with 1, the exporter would fix the batch size.
     style_dims = {
         0: torch.export.Dim("batch", min=1, max=1024),
@@ -169,7 +169,7 @@ def _export_graphs(model: WAEStyleModel, folder: Path) -> None:
             3: stride * torch.export.Dim("width_blocks", min=2, max=4096),
         }
     jobs = [
-        (StyleGraph(model), (torch.rand(2, 3, style_side, style_side - 8),), ["style"], ["z_style"],
+        (StyleGraph(model), (torch.rand(2, 3, style_side, style_side + 8),), ["style"], ["z_style"],
          {"style": style_dims}, STYLE_GRAPH),
         (TransferGraph(model),
          (torch.rand(1, 3, side, side + stride if spatial else side), torch.randn(1, config.style_dim),

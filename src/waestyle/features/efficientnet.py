@@ -9,7 +9,6 @@ different and larger network, serves as the independent judge in evaluation.
 """
 
 import importlib
-import math
 from pathlib import Path
 
 import torch
@@ -48,7 +47,9 @@ class SameConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pads = []
         for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride), strict=True):
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            # (ceil(size / s) - 1) * s + k - size, written without ceil or max (all kernels here are at least
+            # their stride) so that an ONNX export with dynamic sides keeps simple shape formulas.
+            total = (-size) % s + k - s
             pads += [total // 2, total - total // 2]
         return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 

@@ -1,0 +1,96 @@
+"""ONNX export and the ONNX Runtime backend: the graphs are valid, and match PyTorch to 1e-3."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from PIL import Image
+
+from waestyle.cli import main
+from waestyle.errors import WaestyleError
+from waestyle.onnx_backend import OnnxRuntimeNetworks, cached_export, default_backend
+from waestyle.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, export_onnx, verify_export
+from waestyle.stylize import Stylizer
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_export(tmp_path_factory):
+    """The bundled model exported once, into a cache of this module's own (nothing is read from, or left in,
+    the user's): the backend tests then find it there, as a second run would."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WAESTYLE_CACHE", str(tmp_path_factory.mktemp("cache")))
+        model = Stylizer.load(precision="fp32", backend="torch").model
+        yield model, export_onnx(model, cached_export(model))
+
+
+def test_default_model_exports_and_matches_pytorch(default_export):
+    model, result = default_export
+    for path in (result.style_graph, result.transfer_graph):
+        onnx.checker.check_model(str(path), full_check=True)
+    info = json.loads(result.sidecar.read_text())
+    assert info["model"]["content_dim"] == 64 and info["transfer"]["side_multiple"] == 8
+    assert info["style"]["long_side"] == 256 and info["input"]["range"] == [0.0, 1.0]
+    # The style graph at two sizes and a batch of two; the transfer graph at every content-size octave.
+    networks = OnnxRuntimeNetworks(result.folder)
+    styles = torch.rand(2, 3, 96, 136, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = model.encode_style(styles)
+    assert (networks.encode_style(styles) - expected).abs().max() <= 1e-3
+    assert verify_export(model, result.folder) <= 1e-3
+
+
+def test_a_global_model_exports_too(tmp_path, tiny_model):
+    """The research architecture (fixed size) with the pretrained EfficientNet-Lite0 features."""
+    model = Stylizer.load(tiny_model, precision="fp32", backend="torch").model
+    export_onnx(model, tmp_path / "onnx")
+    assert verify_export(model, tmp_path / "onnx") <= 1e-3
+    with pytest.raises(WaestyleError, match="exists; pass --overwrite"):
+        export_onnx(model, tmp_path / "onnx")
+
+
+def test_onnxruntime_backend_matches_torch_through_the_api():
+    """Same transfer, both backends, PIL in and out, with the knobs that act inside the graph."""
+    ort = Stylizer.load(backend="onnxruntime")
+    torch_fp32 = Stylizer.load(backend="torch", precision="fp32")
+    assert ort.backend == "onnxruntime" and torch_fp32.backend == "torch"
+    rng = np.random.default_rng(0)
+    content = Image.fromarray(rng.integers(0, 256, (45, 70, 3), dtype=np.uint8))  # sides not multiples of 8
+    style = Image.fromarray(rng.integers(0, 256, (60, 50, 3), dtype=np.uint8))
+    for controls in ({}, {"content_dim": 4, "strength": 0.5}):
+        a = np.asarray(ort.transfer(content, style, **controls), dtype=np.int16)
+        b = np.asarray(torch_fp32.transfer(content, style, **controls), dtype=np.int16)
+        assert a.shape == (45, 70, 3) and np.abs(a - b).max() <= 1  # 8-bit rounding of a 1e-6 difference
+    batch = torch.rand(2, 3, 33, 41)
+    assert (ort.transfer(batch, style) - torch_fp32.transfer(batch, style)).abs().max() <= 1e-3
+    with pytest.raises(WaestyleError, match="--content-dim must be between 1"):
+        ort.transfer(content, style, content_dim=65)
+
+
+def test_backend_choice():
+    cpu = torch.device("cpu")
+    assert default_backend(cpu, bf16=True, cached=lambda: True) == "torch"  # AMX: PyTorch's bf16 is faster
+    assert default_backend(cpu, bf16=False, cached=lambda: False) == "onnxruntime"
+    assert default_backend(torch.device("cuda"), bf16=False, cached=lambda: True) == "torch"
+    with pytest.raises(WaestyleError, match="choose from auto, torch, onnxruntime"):
+        Stylizer.load(backend="tensorrt")
+
+
+def test_export_and_transfer_from_the_command_line(tmp_path, capsys, spatial_model):
+    out = tmp_path / "onnx"
+    assert main(["export", "--model", str(spatial_model), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "ONNX Runtime matches PyTorch" in printed
+    assert all((out / name).is_file() for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR))
+    assert main(["export", "--model", str(spatial_model), "-o", str(out)]) == 1
+    assert "pass --overwrite" in capsys.readouterr().err
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 52, 3), dtype=np.uint8)).save(photo)
+    for backend in ("onnxruntime", "torch"):  # the bundled model: its graphs are in this module's cache
+        target = tmp_path / f"{backend}.png"
+        argv = ["transfer", photo, photo, "-o", target, "--backend", backend]
+        assert main([str(a) for a in argv]) == 0
+        assert Image.open(target).size == (52, 40)
+    a, b = (np.asarray(Image.open(tmp_path / f"{n}.png"), dtype=np.int16) for n in ("onnxruntime", "torch"))
+    assert np.abs(a - b).mean() < 2  # PyTorch may run bf16 here; the graphs are fp32
