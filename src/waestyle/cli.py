@@ -253,6 +253,7 @@ def run_stylize(args: argparse.Namespace) -> int:
         vgg19_weights=args.vgg19_weights,
         max_side=args.max_side,
         backend=args.backend,
+        compile=args.compile,
     )
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
     report = BatchReport()
@@ -330,6 +331,7 @@ def run_demo(args: argparse.Namespace) -> int:
         long_side=args.size,
         overwrite=args.overwrite,
         backend=args.backend,
+        compile=args.compile,
     )
     print(
         f"wrote {len(result.outputs)} images and the grid {result.grid}: "

@@ -40,10 +40,24 @@ def run_serve(args: argparse.Namespace) -> int:
         max_side=args.max_side,
         max_concurrent=args.max_concurrent,
     )
-    stylizer = Stylizer.load(args.model, device=args.device or "cpu", max_side=args.max_side, backend=args.backend)
+    stylizer = Stylizer.load(
+        args.model, device=args.device or "cpu", max_side=args.max_side, backend=args.backend, compile=args.compile
+    )
+    if stylizer.compiled:  # compile now, not in the first request
+        print("waestyle: compiling the networks (torch.compile; about 25 s the first time, seconds once cached)")
+        warm_up(stylizer)
     print(
-        f"waestyle: serving on http://{args.host}:{args.port} (API docs at /docs, backend {stylizer.backend}); "
+        f"waestyle: serving on http://{args.host}:{args.port} (API docs at /docs, backend {stylizer.backend}"
+        f"{', compiled' if stylizer.compiled else ''}); "
         "Ctrl-C stops"
     )
     uvicorn.run(create_app(stylizer, limits), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def warm_up(stylizer) -> None:
+    """One transfer of a bundled photo in a bundled style, at the working size."""
+    from waestyle.bundled import demo_contents, demo_styles
+    from waestyle.images import load_image
+
+    stylizer.transfer(load_image(demo_contents()[0]), load_image(demo_styles()[0]), long_side=512)

@@ -28,6 +28,7 @@ from PIL import Image
 from waestyle.bundled import DEFAULT_MODEL
 from waestyle.checkpoint import load_model
 from waestyle.colors import preserve_colors
+from waestyle.compiled import CompiledOrEager
 from waestyle.config import DEFAULT_MAX_SIDE, PRECISIONS, ModelConfig
 from waestyle.devices import resolve_device
 from waestyle.errors import WaestyleError
@@ -86,6 +87,7 @@ class Stylizer:
         max_side: int = DEFAULT_MAX_SIDE,
         precision: str = "auto",
         backend: str = "torch",
+        compile: bool = False,
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -103,6 +105,12 @@ class Stylizer:
         self.memory_format = torch.channels_last if self.bf16 else torch.contiguous_format
         for part in (self.model.content_encoder, self.model.decoder):
             part.to(dtype=self.dtype, memory_format=self.memory_format)
+        # The three networks as the PyTorch backend calls them: eager, or through torch.compile (compiled.py).
+        self.compiled = compile and self.onnx is None
+        self._networks = {"encode_content": self.model.encode_content, "encode_style": self.model.encode_style,
+                          "decode": self.model.decode}  # fmt: skip
+        if self.compiled:
+            self._networks = {name: CompiledOrEager(fn, name) for name, fn in self._networks.items()}
 
     def _choose_backend(self, backend: str, bf16: bool) -> str:
         """`auto`: the faster one on this machine (see onnx_backend.default_backend)."""
@@ -118,7 +126,7 @@ class Stylizer:
 
     def _encode_content(self, batch: torch.Tensor) -> torch.Tensor:
         batch = self._pad(batch).to(self.dtype).contiguous(memory_format=self.memory_format)
-        return self.model.encode_content(batch).float()
+        return self._networks["encode_content"](batch).float()
 
     @classmethod
     def load(
@@ -130,10 +138,12 @@ class Stylizer:
         max_side: int = DEFAULT_MAX_SIDE,
         precision: str = "auto",
         backend: str = "auto",
+        compile: bool = False,
     ) -> "Stylizer":
         """Read a model folder (config.json + model.safetensors) written by `waestyle train`;
         with no folder, the default model bundled with waestyle. `precision`: see `use_bf16`;
-        `backend`: "torch", "onnxruntime" or "auto" (the faster here; see onnx_backend.py)."""
+        `backend`: "torch", "onnxruntime" or "auto" (the faster here; see onnx_backend.py); `compile`: run the
+        PyTorch backend's networks through torch.compile (see compiled.py)."""
         if model_dir is None:
             model_dir = DEFAULT_MODEL
             if not (model_dir / "config.json").is_file():
@@ -153,7 +163,9 @@ class Stylizer:
             raise WaestyleError(
                 f"{model_dir}: weights do not match config.json ({'extra' if unexpected else 'missing'} {name})"
             )
-        return cls(model, resolve_device(device), max_side=max_side, precision=precision, backend=backend)
+        return cls(
+            model, resolve_device(device), max_side=max_side, precision=precision, backend=backend, compile=compile
+        )
 
     @property
     def config(self) -> ModelConfig:
@@ -227,7 +239,7 @@ class Stylizer:
         batch = self.style_batch(images)
         if self.onnx is not None:
             return self.onnx.encode_style(batch).to(self.device)
-        return self.model.encode_style(batch)
+        return self._networks["encode_style"](batch)
 
     def mix_styles(self, styles: Sequence[ImageLike], weights: Sequence[float] | None = None) -> torch.Tensor:
         """One z_s mixing several styles (images or latents) with `weights`, scaled to sum to 1."""
@@ -254,7 +266,7 @@ class Stylizer:
         z_content = z_content.to(self.device, self.dtype)
         if z_content.dim() == 4:
             z_content = z_content.contiguous(memory_format=self.memory_format)
-        return self.model.decode(z_content, z_style.to(self.device, self.dtype), content_dim).float()
+        return self._networks["decode"](z_content, z_style.to(self.device, self.dtype), content_dim).float()
 
     # -- the user-facing operations ----------------------------------------------------------------
     def transfer(

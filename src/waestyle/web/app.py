@@ -93,6 +93,7 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
             "status": "ok",
             "version": __version__,
             "backend": getattr(stylizer, "backend", "torch"),
+            "compiled": getattr(stylizer, "compiled", False),
             "model": {
                 "arch": config.arch,
                 "image_size": config.image_size,
