@@ -46,6 +46,20 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(fns: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each function, timed in turn within each round (one warm-up round first), so that a
+    machine's drift in speed during the run falls on all of them alike."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def content_at(size: int) -> Image.Image:
     photo = load_image(demo_contents()[0])
     scale = size / max(photo.size)
@@ -115,7 +129,7 @@ def cli_transfer(argv: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--model", default=None, help="model folder (default: the bundled model)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="see Stylizer.load")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements (fresh processes)")
