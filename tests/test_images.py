@@ -71,3 +71,13 @@ def test_save_image_is_atomic_and_leaves_no_temporary_files(tmp_path):
     with pytest.raises(WaestyleError, match="extension"):
         save_image(Image.new("RGB", (8, 8)), tmp_path / "out" / "a.xyz")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.png"]
+
+
+def test_large_jpegs_decode_at_a_reduced_scale_that_still_covers_the_need(tmp_path):
+    from waestyle.images import decode_image
+
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (1600, 1200), (200, 100, 50)).save(path, quality=90)
+    assert decode_image(path, "big", min_long_side=700).size == (800, 600)  # 1/2: the smallest scale >= 700
+    assert decode_image(path, "big", min_long_side=150).size == (200, 150)  # 1/8
+    assert decode_image(path, "big").size == (1600, 1200)

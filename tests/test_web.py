@@ -145,3 +145,16 @@ def test_concurrent_requests_do_not_mix_up_their_results(stylizer):
             together = list(pool.map(lambda job: decoded(http.post("/api/transfer", data=job)), jobs * 2))
     for i, out in enumerate(together):
         assert np.array_equal(out, alone[i % len(jobs)]), jobs[i % len(jobs)]
+
+
+def test_outputs_are_capped_and_large_uploads_decoded_small(stylizer):
+    """Memory under load: a large upload is decoded and kept at the output's size, never more."""
+    client = TestClient(create_app(stylizer, ServeLimits(max_output_side=96)))
+    big = png_bytes((400, 300), fmt="JPEG")
+    response = client.post("/api/transfer", files={"content": ("c.jpg", big, "image/jpeg")},
+                           data={"style_example": "strokes"})  # fmt: skip
+    assert decoded(response).shape == (72, 96, 3)
+    too_long = client.post("/api/transfer", files={"content": ("c.jpg", big, "image/jpeg")},
+                           data={"style_example": "strokes", "long_side": "200"})  # fmt: skip
+    assert too_long.status_code == 422 and "at most this server's 96" in too_long.text
+    assert client.get("/api/health").json()["limits"]["max_output_side"] == 96

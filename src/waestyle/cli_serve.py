@@ -13,6 +13,9 @@ def add_serve(commands) -> None:
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sub.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     sub.add_argument("--max-side", type=int, default=768, help="long side processed per image (default: 768)")
+    sub.add_argument(
+        "--max-output-side", type=int, default=2048, help="largest long side of an output image (default: 2048)"
+    )
     sub.add_argument("--max-upload-mb", type=int, default=20, help="largest uploaded file (default: 20)")
     sub.add_argument("--max-pixels", type=int, default=25_000_000, help="largest decoded image (default: 25,000,000)")
     sub.add_argument("--max-concurrent", type=int, default=2, help="transfers run at once (default: 2)")
@@ -31,13 +34,16 @@ def run_serve(args: argparse.Namespace) -> int:
         ) from err
     from waestyle.stylize import Stylizer
 
-    if not 0 < args.port < 65536 or args.max_side < 16 or min(args.max_upload_mb, args.max_concurrent) < 1:
-        raise WaestyleError("--port must be 1-65535, --max-side at least 16, the other limits at least 1")
+    if not 0 < args.port < 65536 or min(args.max_side, args.max_output_side) < 16:
+        raise WaestyleError("--port must be 1-65535, --max-side and --max-output-side at least 16")
+    if min(args.max_upload_mb, args.max_concurrent) < 1:
+        raise WaestyleError("--max-upload-mb and --max-concurrent must be at least 1")
     limits = ServeLimits(
         max_file_bytes=args.max_upload_mb * 2**20,
         max_request_bytes=(args.max_upload_mb * 2 + 8) * 2**20,
         max_pixels=args.max_pixels,
         max_side=args.max_side,
+        max_output_side=args.max_output_side,
         max_concurrent=args.max_concurrent,
     )
     stylizer = Stylizer.load(

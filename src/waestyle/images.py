@@ -1,6 +1,7 @@
 """Safe image reading and writing: every failure becomes a one-line WaestyleError naming the file."""
 
 import io
+import math
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -34,10 +35,15 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
     return decode_image(path, str(path), max_pixels)
 
 
-def decode_image(source: str | Path | BinaryIO, label: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def decode_image(
+    source: str | Path | BinaryIO, label: str, max_pixels: int = DEFAULT_MAX_PIXELS, min_long_side: int | None = None
+) -> Image.Image:
     """`load_image` for a file or a file-like object (an upload): errors name `label`.
 
-    The pixel count is read from the header and checked before any decoding.
+    The pixel count is read from the header and checked before any decoding. With `min_long_side`, a JPEG
+    larger than needed is decoded at a reduced scale (1/2, 1/4 or 1/8: Pillow's draft mode, which the JPEG
+    decoder does almost for free) whose long side is still at least that: a 20-megapixel upload bound for a
+    2048-px output then takes a quarter of the memory and time.
     """
     try:
         with warnings.catch_warnings():
@@ -49,6 +55,9 @@ def decode_image(source: str | Path | BinaryIO, label: str, max_pixels: int = DE
                         f"{label}: {width}x{height} is {width * height:,} pixels, above the limit of "
                         f"{max_pixels:,} pixels (raise it with --max-pixels)"
                     )
+                if min_long_side and image.format == "JPEG" and max(width, height) > min_long_side:
+                    scale = min_long_side / max(width, height)
+                    image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
                 image.load()
                 return to_rgb(ImageOps.exif_transpose(image))
     except WaestyleError:

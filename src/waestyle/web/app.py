@@ -1,8 +1,10 @@
 """`waestyle serve`: a FastAPI app over one loaded Stylizer, with a static page and a REST API.
 
 Every limit is checked before the model runs: request and file sizes (413), pixel counts (413),
-files that are not images (415), options out of range (422). Inference runs in worker threads, at
-most `max_concurrent` at a time (memory stays bounded), never on the event loop.
+files that are not images (415), options out of range (422). Memory stays bounded under load: uploads are
+decoded at most `max_concurrent` at a time, JPEGs at the smallest scale the output needs (draft mode), and
+outputs are at most `max_output_side` pixels on their long side; inference runs in worker threads, at most
+`max_concurrent` at a time, never on the event loop.
 """
 
 import asyncio
@@ -33,6 +35,8 @@ class ServeLimits:
     max_pixels: int = 25_000_000  # one decoded image
     max_styles: int = 8
     max_side: int = 768  # long side the model processes (about 0.5 s on 2 cores); larger outputs are resized up
+    max_output_side: int = 2048  # long side of an output (default: the content's own, up to this)
+    style_read_side: int = 1024  # styles are read at 256 px: a JPEG style needs no more than this decoded
     max_concurrent: int = 2  # transfers at once
 
 
@@ -40,8 +44,11 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes / 2**20:.3g} MB" if n_bytes >= 2**20 else f"{n_bytes / 1024:.3g} KB"
 
 
-async def read_image(upload: UploadFile, name: str, limits: ServeLimits) -> Image.Image:
-    """An uploaded file as an RGB image, or a 413 / 415 / 422 with a message naming the field."""
+async def read_image(
+    upload: UploadFile, name: str, limits: ServeLimits, gate: asyncio.Semaphore, min_long_side: int
+) -> Image.Image:
+    """An uploaded file as an RGB image, or a 413 / 415 / 422 with a message naming the field; decoded under
+    `gate`, at the smallest JPEG scale with at least `min_long_side` pixels on the long side."""
     data = bytearray()
     while chunk := await upload.read(CHUNK):
         data += chunk
@@ -49,13 +56,17 @@ async def read_image(upload: UploadFile, name: str, limits: ServeLimits) -> Imag
             raise HTTPException(413, f"{name}: larger than the limit of {_size(limits.max_file_bytes)}")
     if not data:
         raise HTTPException(422, f"{name}: empty file")
-    return await run_in_threadpool(decode_upload, bytes(data), name, limits)
+    async with gate:
+        return await run_in_threadpool(decode_upload, data, name, limits, min_long_side)
 
 
-def decode_upload(data: bytes, name: str, limits: ServeLimits) -> Image.Image:
+def decode_upload(data: bytearray, name: str, limits: ServeLimits, min_long_side: int) -> Image.Image:
     """The CLI's image decoding (waestyle.images), its errors mapped to status codes."""
     try:
-        return decode_image(io.BytesIO(data), name, limits.max_pixels)
+        image = decode_image(io.BytesIO(data), name, limits.max_pixels, min_long_side)
+        # Other formats (and JPEGs between draft scales) shrink now, not after waiting for a transfer slot.
+        image.thumbnail((min_long_side, min_long_side), Image.Resampling.BICUBIC, reducing_gap=3.0)
+        return image
     except ImageTooLarge as err:
         raise HTTPException(413, str(err)) from err
     except NotAnImage as err:
@@ -75,7 +86,8 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
         version=__version__,
         description="Instant arbitrary image style transfer with a Wasserstein Autoencoder.",
     )
-    gate = asyncio.Semaphore(limits.max_concurrent)
+    gate = asyncio.Semaphore(limits.max_concurrent)  # transfers at once
+    decode_gate = asyncio.Semaphore(limits.max_concurrent)  # uploads decoded at once
     config = stylizer.config
     examples = {"content": {p.stem: p for p in demo_contents()}, "style": {p.stem: p for p in demo_styles()}}
 
@@ -106,6 +118,7 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
                 "max_pixels": limits.max_pixels,
                 "max_styles": limits.max_styles,
                 "max_side": limits.max_side,
+                "max_output_side": limits.max_output_side,
             },
         }
 
@@ -138,7 +151,9 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
         strength: Annotated[float, Form(ge=0.0, le=1.0, description="0: content's own style, 1: full")] = 1.0,
         content_dim: Annotated[int | None, Form(ge=1, description="content channels kept (nested models)")] = None,
         keep_colors: Annotated[bool, Form()] = False,
-        long_side: Annotated[int | None, Form(ge=16, le=4096, description="output long side")] = None,
+        long_side: Annotated[
+            int | None, Form(ge=16, le=4096, description="output long side (at most max_output_side)")
+        ] = None,
         style_scale: Annotated[float, Form(ge=0.1, le=10.0, description="texture size; 2: twice as large")] = 1.0,
     ) -> Response:
         """Stylise `content` with the mix of its styles; returns a PNG."""
@@ -156,17 +171,24 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
             raise HTTPException(422, "this model was trained without nested content: content_dim is not available")
         if content_dim is not None and content_dim > config.content_dim:
             raise HTTPException(422, f"content_dim must be at most the model's {config.content_dim}")
+        if long_side is not None and long_side > limits.max_output_side:
+            raise HTTPException(422, f"long_side must be at most this server's {limits.max_output_side}")
+        out_side = long_side or limits.max_output_side
         if content is not None:
-            content_image = await read_image(content, "content", limits)
+            content_image = await read_image(content, "content", limits, decode_gate, out_side)
         else:
             content_image = _example_image(examples, "content", content_example)
-        style_images = [await read_image(s, f"style {i + 1}", limits) for i, s in enumerate(uploads)]
+        style_images = [
+            await read_image(s, f"style {i + 1}", limits, decode_gate, limits.style_read_side)
+            for i, s in enumerate(uploads)
+        ]
         style_images += [_example_image(examples, "style", n) for n in names]
         async with gate:
             png = await run_in_threadpool(
                 _stylise, stylizer, content_image, style_images, random_style, seed, mix,
                 {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors,
-                 "long_side": long_side, "style_scale": style_scale},
+                 "long_side": long_side or min(max(content_image.size), limits.max_output_side),
+                 "style_scale": style_scale},
             )  # fmt: skip
         return Response(png, media_type="image/png")
 
