@@ -40,10 +40,12 @@ serve: install
 	$(VENV)/bin/waestyle serve
 
 bench: install
+	$(PY) benchmarks/bench_peer.py
 	$(PY) benchmarks/bench_speed.py
 	$(PY) benchmarks/bench_spatial.py
 	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_serve.py
+	$(PY) benchmarks/bench_serve.py --requests 12 --concurrency 12 --megapixels 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

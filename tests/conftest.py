@@ -16,6 +16,14 @@ def write_images(folder, count: int, seed: int = 0, suffix: str = ".jpg"):
     return samples.write_images(samples.photo_crops(count, seed, max_side=140), folder, "img", suffix)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_onnx_cache(tmp_path_factory):
+    """ONNX exports (the onnxruntime backend's cache) go to a temporary folder, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WAESTYLE_CACHE", str(tmp_path_factory.mktemp("waestyle-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def image_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("images")

