@@ -30,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from waestyle.bundled import demo_contents, demo_styles
 from waestyle.images import load_image
+from waestyle.onnx_export import fp32_copy
 from waestyle.stylize import Stylizer
 
 BACKENDS = ("torch", "onnxruntime")
@@ -68,17 +69,10 @@ def content_at(size: int) -> Image.Image:
 
 def transfer_gflop(stylizer: Stylizer, content: Image.Image, style: Image.Image) -> float:
     """Convolution and matrix-product GFLOP of one transfer's networks (style encoder, content encoder, decoder)."""
-    model = stylizer.model
+    model = fp32_copy(stylizer.model)
     work = stylizer._pad(stylizer._work_batch(content)).float()
-    style_batch = stylizer.style_batch(style)
-    fp32 = {name: p.dtype for name, p in model.named_parameters()}
-    model.float()
-    try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model.decode(model.encode_content(work), model.encode_style(style_batch))
-    finally:
-        for name, p in model.named_parameters():
-            p.data = p.data.to(fp32[name])
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.decode(model.encode_content(work), model.encode_style(stylizer.style_batch(style)))
     return counter.get_total_flops() / 1e9
 
 

@@ -11,6 +11,7 @@ around the graphs (resize the style to its reading size, the content to its work
 the JSON sidecar beside them.
 """
 
+import copy
 import hashlib
 import json
 import logging
@@ -56,6 +57,11 @@ class TransferGraph(nn.Module):
     def forward(self, content: torch.Tensor, z_style: torch.Tensor, content_size: torch.Tensor) -> torch.Tensor:
         z_content = keep_content_channels(self.model.encode_content(content), content_size)
         return self.model.decode(z_content, z_style, content_size)
+
+
+def fp32_copy(model: WAEStyleModel) -> WAEStyleModel:
+    """An fp32 copy in eval mode: export never casts the caller's model (a Stylizer's may be bf16)."""
+    return copy.deepcopy(model).float().eval()
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,7 @@ def export_onnx(model: WAEStyleModel, out_dir: str | Path, *, overwrite: bool = 
     existing = [n for n in names if (out_dir / n).exists()]
     if existing and not overwrite:
         raise WaestyleError(f"{out_dir / existing[0]} exists; pass --overwrite to replace it")
-    model = model.float().eval()
+    model = fp32_copy(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
@@ -209,8 +215,7 @@ def verify_export(model: WAEStyleModel, folder: str | Path, seed: int = 0) -> fl
     side = 5 * config.content_stride if config.arch == "spatial" else config.image_size
     style = torch.rand(1, 3, config.style_size or config.image_size, 48, generator=generator)
     content = torch.rand(1, 3, side, side + config.content_stride * (config.arch == "spatial"), generator=generator)
-    model = model.float().eval()
-    worst = 0.0
+    model = fp32_copy(model)
     with torch.no_grad():
         z_style = model.encode_style(style)
         worst = (networks.encode_style(style) - z_style).abs().max().item()
