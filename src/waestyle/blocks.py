@@ -1,6 +1,7 @@
 """Small layers shared by both architectures."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -42,3 +43,35 @@ def fused_instance_norm(x: torch.Tensor, gain: torch.Tensor, shift: torch.Tensor
     var = (xf * xf).mean(dim=(2, 3), keepdim=True) - mean * mean
     a = gain.float() * torch.rsqrt(var.clamp_min(0) + eps)
     return (xf * a + (shift.float() - mean * a)).to(x.dtype)
+
+
+def reflect_conv3x3(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """`conv` (3x3, reflect padding 1) on x, as a zero-padded convolution whose one-pixel frame is redone.
+
+    Same values; but no padded full-resolution copy of x is made. At the decoder's last layer (32 channels at
+    full resolution) that copy, fused by Inductor with the norm before it, did not vectorise and cost more than
+    all the decoder's convolutions together (benchmarks/bench_peer.py). Reflection makes the pad row repeat the
+    second row, so a frame output is a 2-tap convolution with the outer taps summed: it reads views of x only.
+    """
+    if min(x.shape[-2:]) < 3:  # no inner row or column to frame
+        return conv(x)
+    weight, bias = conv.weight, conv.bias
+    out = F.conv2d(x, weight, bias, padding=1)
+    rows = {"first": _fold(weight, 2, first=True), "last": _fold(weight, 2, first=False), "inner": weight}
+    edges = []
+    for row_name, x_rows in (("first", x[..., :2, :]), ("last", x[..., -2:, :])):
+        w = rows[row_name]
+        corner_first = F.conv2d(x_rows[..., :2], _fold(w, 3, first=True), bias)
+        corner_last = F.conv2d(x_rows[..., -2:], _fold(w, 3, first=False), bias)
+        edges.append(torch.cat([corner_first, F.conv2d(x_rows, w, bias), corner_last], dim=3))
+    left = F.conv2d(x[..., :2], _fold(weight, 3, first=True), bias)
+    right = F.conv2d(x[..., -2:], _fold(weight, 3, first=False), bias)
+    middle = torch.cat([left, out[..., 1:-1, 1:-1], right], dim=3)
+    return torch.cat([edges[0], middle, edges[1]], dim=2)
+
+
+def _fold(weight: torch.Tensor, dim: int, first: bool) -> torch.Tensor:
+    """A 3-tap kernel along `dim` as the 2-tap kernel it becomes at a reflected edge: the outer taps meet."""
+    outer = weight.narrow(dim, 0, 1) + weight.narrow(dim, 2, 1)
+    centre = weight.narrow(dim, 1, 1)
+    return torch.cat([centre, outer] if first else [outer, centre], dim=dim)

@@ -107,6 +107,9 @@ class OnnxRuntimeNetworks:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.log_severity_level = 3  # errors only
+        # Idle worker threads sleep instead of spinning: spinning took cores from PyTorch work in the same process
+        # (the server's decoding and finishing; bench_peer's other backends).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         self.style = ort.InferenceSession(str(folder / STYLE_GRAPH), options, providers=providers)
         self.transfer = ort.InferenceSession(str(folder / TRANSFER_GRAPH), options, providers=providers)

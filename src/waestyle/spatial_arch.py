@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from waestyle.blocks import StyleNorm
+from waestyle.blocks import StyleNorm, reflect_conv3x3
 from waestyle.config import ModelConfig
 
 
@@ -75,4 +75,4 @@ class StyleDecoder(nn.Module):
             h = F.leaky_relu(h + second(first(h, z_style), z_style), 0.2)
         for layer in self.ups:
             h = layer(h, z_style)
-        return torch.sigmoid(self.to_rgb(h))
+        return torch.sigmoid(reflect_conv3x3(self.to_rgb, h))
