@@ -28,8 +28,10 @@ browser:
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "make: no chromium (needs root and apt); the browser test will be skipped"
 
+# ruff, then the import layers of docs/ARCHITECTURE.md (pyproject.toml [tool.importlinter]), then the tests.
 test: install browser
 	$(PY) -m ruff check src tests benchmarks scripts
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 # The bundled model on the bundled images: out/grid.png, out/CONTENT__STYLE.jpg, time per image.

@@ -28,10 +28,11 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from waestyle.bundled import demo_contents, demo_styles
-from waestyle.images import load_image
-from waestyle.onnx_export import fp32_copy
-from waestyle.stylize import Stylizer
+from waestyle.core.bundled import demo_contents, demo_styles
+from waestyle.data.images import load_image
+from waestyle.stylize.inputs import pad_to_stride
+from waestyle.stylize.onnx_export import fp32_copy
+from waestyle.stylize.stylizer import Stylizer
 
 BACKENDS = ("torch", "onnxruntime")
 COMPILED = "torch compiled"
@@ -71,7 +72,7 @@ def content_at(size: int) -> Image.Image:
 def transfer_gflop(stylizer: Stylizer, content: Image.Image, style: Image.Image) -> float:
     """Convolution and matrix-product GFLOP of one transfer's networks (style encoder, content encoder, decoder)."""
     model = fp32_copy(stylizer.model)
-    work = stylizer._pad(stylizer._work_batch(content)).float()
+    work = pad_to_stride(stylizer.work_batch(content), stylizer.config.content_stride).float()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model.decode(model.encode_content(work), model.encode_style(stylizer.style_batch(style)))
     return counter.get_total_flops() / 1e9
@@ -114,7 +115,7 @@ def one_transfer(backend: str, size: int, model: str | None, precision: str) -> 
 
 def cli_transfer(argv: list[str]) -> None:
     """A child: the `waestyle` command, then report the peak."""
-    from waestyle.cli import main as waestyle
+    from waestyle.cli.main import main as waestyle
 
     if waestyle(argv) != 0:
         raise SystemExit(1)

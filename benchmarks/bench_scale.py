@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from waestyle.samples import photo_crops, write_images
+from waestyle.data.samples import photo_crops, write_images
 
 WARMUP = 10  # steps before timing starts: allocator, first batches, worker start-up
 

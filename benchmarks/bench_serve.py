@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from PIL import Image
 
-from waestyle.bundled import demo_contents
+from waestyle.core.bundled import demo_contents
 
 
 def free_port() -> int:

@@ -21,11 +21,11 @@ import time
 import torch
 from PIL import Image
 
-from waestyle.config import ModelConfig
-from waestyle.devices import resolve_device
+from waestyle.core.config import ModelConfig
+from waestyle.core.devices import resolve_device
 from waestyle.features import load_feature_network
-from waestyle.model import WAEStyleModel
-from waestyle.stylize import Stylizer
+from waestyle.models.wae import WAEStyleModel
+from waestyle.stylize.stylizer import Stylizer
 
 CONFIG = ModelConfig(arch="spatial", image_size=128, content_dim=64, style_dim=64)
 

@@ -14,12 +14,12 @@ import time
 import torch
 from PIL import Image
 
-from waestyle.config import ModelConfig, TrainConfig
-from waestyle.devices import resolve_device
+from waestyle.core.config import ModelConfig, TrainConfig
+from waestyle.core.devices import resolve_device
 from waestyle.features import load_feature_network
-from waestyle.model import WAEStyleModel
-from waestyle.stylize import Stylizer
-from waestyle.train import training_losses
+from waestyle.models.wae import WAEStyleModel
+from waestyle.stylize.stylizer import Stylizer
+from waestyle.training.objective import training_losses
 
 
 def timed(fn, repeats: int, sync) -> list[float]:

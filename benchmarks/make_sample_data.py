@@ -9,7 +9,7 @@ training; OUT_DIR/eval-c and OUT_DIR/eval-s (8 of each, other seeds) held out fo
 import argparse
 from pathlib import Path
 
-from waestyle.samples import photo_crops, procedural_style, write_images
+from waestyle.data.samples import photo_crops, procedural_style, write_images
 
 
 def main() -> None:

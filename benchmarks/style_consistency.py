@@ -4,9 +4,9 @@
 
 Trains a spatial model with reconstruction + MMD only, and one that adds the style-consistency
 terms (--style-loss-weight, --content-loss-weight), from the same seed on the same data: crops
-of scikit-image's photos mixed with procedural textured styles (waestyle.samples). Then measures,
+of scikit-image's photos mixed with procedural textured styles (waestyle.data.samples). Then measures,
 on held-out photos x held-out styles, the style distance of swapped outputs to the style image
-and their content distance to the photo (waestyle.evaluate), prints one table, writes
+and their content distance to the photo (waestyle.evaluation.runner), prints one table, writes
 results.json, and saves a grid: content, style, output without, output with.
 """
 
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 
-from waestyle.config import ModelConfig, TrainConfig
-from waestyle.evaluate import reconstruction_error, square_batch, transfer_distances
-from waestyle.images import make_grid, save_image
-from waestyle.samples import photo_crops, procedural_style, write_images
-from waestyle.stylize import Stylizer
-from waestyle.train import train
+from waestyle.core.config import ModelConfig, TrainConfig
+from waestyle.data.images import make_grid, save_image
+from waestyle.data.samples import photo_crops, procedural_style, write_images
+from waestyle.evaluation.runner import reconstruction_error, square_batch, transfer_distances
+from waestyle.stylize.stylizer import Stylizer
+from waestyle.training.loop import train
 
 
 def make_data(folder: Path, count: int) -> list[str]:

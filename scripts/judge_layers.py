@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from waestyle.bundled import DEFAULT_MODEL, demo_contents, demo_styles
+from waestyle.core.bundled import DEFAULT_MODEL, demo_contents, demo_styles
+from waestyle.data.images import load_image, pil_to_tensor, resize_center_crop
+from waestyle.evaluation.methods import PeerMethod
 from waestyle.features import load_feature_network
-from waestyle.images import load_image, pil_to_tensor, resize_center_crop
-from waestyle.losses import style_distance
-from waestyle.methods import PeerMethod
-from waestyle.stylize import Stylizer
+from waestyle.features.distances import style_distance
+from waestyle.stylize.stylizer import Stylizer
 
 
 def outputs_of(method, contents: list, styles: list, size: int) -> list[torch.Tensor]:

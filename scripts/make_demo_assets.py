@@ -14,13 +14,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from waestyle.demo_data import package_file
-from waestyle.samples import procedural_style
+from waestyle.data.demo_recipe import package_file
+from waestyle.data.samples import procedural_style
 
 MAX_SIDE = 512
 BACKGROUNDS = Path("/usr/share/backgrounds")
 
-# name -> (where it comes from, file there); "procedural:FAMILY:SEED" is drawn by waestyle.samples.
+# name -> (where it comes from, file there); "procedural:FAMILY:SEED" is drawn by waestyle.data.samples.
 CONTENTS = {
     "astronaut": ("skimage", "astronaut.png"),
     "grace-hopper": ("matplotlib", "grace_hopper.jpg"),

@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from waestyle.compare import CompareSettings, compare
+from waestyle.data.images import load_image, make_grid, pil_to_tensor, resize_center_crop
+from waestyle.evaluation.compare import CompareSettings, compare
+from waestyle.evaluation.methods import PeerMethod
+from waestyle.evaluation.metrics import gram_style_distances, judge_distances
 from waestyle.features import load_feature_network
-from waestyle.images import load_image, make_grid, pil_to_tensor, resize_center_crop
-from waestyle.methods import PeerMethod
-from waestyle.metrics import gram_style_distances, judge_distances
-from waestyle.stylize import Stylizer, output_size
+from waestyle.stylize.stylizer import Stylizer, output_size
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "waestyle" / "assets"
 NOW = ASSETS / "model"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from waestyle import samples
-from waestyle.config import ModelConfig, TrainConfig
-from waestyle.train import train
+from waestyle.core.config import ModelConfig, TrainConfig
+from waestyle.data import samples
+from waestyle.training.loop import train
 
 
 def write_images(folder, count: int, seed: int = 0, suffix: str = ".jpg"):

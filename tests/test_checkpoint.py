@@ -5,17 +5,11 @@ import json
 import pytest
 import torch
 
-from waestyle.checkpoint import (
-    TrainingCheckpoint,
-    checkpoint_paths,
-    latest_checkpoint,
-    load_model,
-    save_checkpoint,
-    save_model,
-)
-from waestyle.config import ModelConfig
-from waestyle.errors import WaestyleError
-from waestyle.stylize import Stylizer
+from waestyle.core.config import ModelConfig
+from waestyle.core.errors import WaestyleError
+from waestyle.models.io import load_model, save_model
+from waestyle.stylize.stylizer import Stylizer
+from waestyle.training.checkpoints import TrainingCheckpoint, checkpoint_paths, latest_checkpoint, save_checkpoint
 
 CONFIG = ModelConfig(image_size=32, content_dim=8, style_dim=4)
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
-from waestyle.cli import main
+from waestyle.cli.main import main
 
 from .conftest import write_images
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 from PIL import Image
 
-from waestyle.colors import preserve_colors, rgb_to_ycbcr, ycbcr_to_rgb
-from waestyle.errors import WaestyleError
-from waestyle.stylize import Stylizer
+from waestyle.core.errors import WaestyleError
+from waestyle.stylize.colors import preserve_colors, rgb_to_ycbcr, ycbcr_to_rgb
+from waestyle.stylize.stylizer import Stylizer
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from waestyle.cli import main
-from waestyle.data_recipe import SOURCES, open_picture, prepare_training_data, read_gimp_pattern
-from waestyle.painterly import FILTERS
-from waestyle.samples import photo_crops, procedural_style
+from waestyle.cli.main import main
+from waestyle.data.painterly import FILTERS
+from waestyle.data.recipe import SOURCES, open_picture, prepare_training_data, read_gimp_pattern
+from waestyle.data.samples import photo_crops, procedural_style
 
 
 def _gimp_pattern(path, image: Image.Image) -> None:

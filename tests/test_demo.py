@@ -5,11 +5,11 @@ import re
 import pytest
 from PIL import Image
 
-from waestyle.bundled import ASSETS, DEFAULT_MODEL, demo_contents, demo_styles
-from waestyle.cli import main
-from waestyle.demo_data import DEBIAN_PHOTOS, PIP_PHOTOS, PIP_TEXTURES, prepare_demo_data
-from waestyle.errors import WaestyleError
-from waestyle.stylize import Stylizer
+from waestyle.cli.main import main
+from waestyle.core.bundled import ASSETS, DEFAULT_MODEL, demo_contents, demo_styles
+from waestyle.core.errors import WaestyleError
+from waestyle.data.demo_recipe import DEBIAN_PHOTOS, PIP_PHOTOS, PIP_TEXTURES, prepare_demo_data
+from waestyle.stylize.stylizer import Stylizer
 
 # The files the demo images are made from (scripts/make_demo_assets.py).
 DEMO_SOURCES = {

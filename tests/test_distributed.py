@@ -8,10 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from waestyle.cli import main
-from waestyle.data import ImageFolderDataset, build_dataset, find_images
-from waestyle.errors import WaestyleError
-from waestyle.packs import PackedDataset
+from waestyle.cli.main import main
+from waestyle.core.errors import WaestyleError
+from waestyle.data.folders import ImageFolderDataset, build_dataset
+from waestyle.data.packs import PackedDataset
+from waestyle.data.sources import find_images
 
 # A spatial model with nested content and the style swap: every batch-coupled term is exercised.
 TRAIN = ["--arch", "spatial", "--image-size", "32", "--content-dim", "8", "--style-dim", "8", "--content-stride", "4",
@@ -41,10 +42,10 @@ def assert_same_weights(a, b):
 def _gradients(place, images, image_dir) -> dict:
     from torch.nn.parallel import DistributedDataParallel
 
-    from waestyle.config import ModelConfig, TrainConfig
+    from waestyle.core.config import ModelConfig, TrainConfig
     from waestyle.features import load_feature_network
-    from waestyle.model import WAEStyleModel
-    from waestyle.train import LossModule
+    from waestyle.models.wae import WAEStyleModel
+    from waestyle.training.objective import LossModule
 
     model_config = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=8, content_stride=4,
                                nested_content=True)  # fmt: skip
@@ -67,7 +68,7 @@ def _gradients(place, images, image_dir) -> dict:
 def _gradient_worker(rank: int, port: int, images: torch.Tensor, image_dir, out) -> None:
     import torch.distributed as dist
 
-    from waestyle.distributed import Distributed
+    from waestyle.training.distributed import Distributed
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=2)
@@ -80,7 +81,7 @@ def _gradient_worker(rank: int, port: int, images: torch.Tensor, image_dir, out)
 def test_two_processes_compute_the_gradients_of_one(tmp_path, image_dir):
     import socket
 
-    from waestyle.distributed import SINGLE
+    from waestyle.training.distributed import SINGLE
 
     torch.set_num_threads(1)
     images = torch.stack([ImageFolderDataset(find_images([image_dir]), 32)[i] for i in range(6)])
@@ -110,12 +111,12 @@ def test_two_processes_train_the_same_model_as_one_and_resume(tmp_path, image_di
 
 
 def test_a_global_batch_must_split_evenly(tmp_path, image_dir, monkeypatch):
-    from waestyle.distributed import Distributed
+    from waestyle.training.distributed import Distributed
 
-    monkeypatch.setattr("waestyle.train.setup_distributed", lambda device: (Distributed(0, 4, 0), device))
+    monkeypatch.setattr("waestyle.training.loop.setup_distributed", lambda device: (Distributed(0, 4, 0), device))
     with pytest.raises(WaestyleError, match="divide evenly among 4"):
-        from waestyle.config import ModelConfig, TrainConfig
-        from waestyle.train import train
+        from waestyle.core.config import ModelConfig, TrainConfig
+        from waestyle.training.loop import train
 
         train(ModelConfig(image_size=32), TrainConfig(data=[str(image_dir)], batch_size=6), tmp_path / "run")
 

@@ -8,14 +8,22 @@ import pytest
 import torch
 from PIL import Image
 
-from waestyle.cli import main
-from waestyle.compare import content_sizes
-from waestyle.config import ModelConfig, TrainConfig
+from waestyle.cli.main import main
+from waestyle.core.config import ModelConfig, TrainConfig
+from waestyle.data.samples import procedural_style
+from waestyle.evaluation.compare import content_sizes
+from waestyle.evaluation.methods import PeerMethod
+from waestyle.evaluation.metrics import (
+    PSNR_CAP,
+    colour_distance,
+    grey_ssim,
+    judge_distances,
+    psnr,
+    ssim,
+    texture_distance,
+)
 from waestyle.features import load_feature_network
-from waestyle.methods import PeerMethod
-from waestyle.metrics import PSNR_CAP, colour_distance, grey_ssim, judge_distances, psnr, ssim, texture_distance
-from waestyle.samples import procedural_style
-from waestyle.train import train
+from waestyle.training.loop import train
 
 
 def test_metric_identities():

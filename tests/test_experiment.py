@@ -4,8 +4,8 @@ import json
 
 from PIL import Image
 
-from waestyle.cli import main
-from waestyle.data import find_sources, parse_data_spec, prepare
+from waestyle.cli.main import main
+from waestyle.data.sources import find_sources, parse_data_spec, prepare
 
 from .conftest import write_images
 

@@ -20,9 +20,9 @@ import torch
 from fastapi.testclient import TestClient
 from safetensors.torch import load_file, save_file
 
-from waestyle.checkpoint import latest_checkpoint
-from waestyle.cli import main
-from waestyle.stylize import Stylizer
+from waestyle.cli.main import main
+from waestyle.stylize.stylizer import Stylizer
+from waestyle.training.checkpoints import latest_checkpoint
 from waestyle.web.app import create_app
 
 from .web_helpers import live_server
@@ -171,7 +171,7 @@ def test_training_output_that_cannot_be_created_fails_before_training(tmp_path, 
 
 def test_a_full_disk_stops_training_cleanly_and_resume_continues(tmp_path, capsys, image_dir, monkeypatch,
                                                                  robustness):  # fmt: skip
-    import waestyle.checkpoint as checkpoint
+    import waestyle.training.checkpoints as checkpoint
 
     real_write = checkpoint.atomic_write_bytes
 
@@ -297,7 +297,7 @@ def test_many_concurrent_uploads_are_served_with_bounded_memory(robustness):
     import httpx
     from PIL import Image
 
-    from waestyle.bundled import demo_contents
+    from waestyle.core.bundled import demo_contents
     from waestyle.web.app import ServeLimits
 
     photo = io.BytesIO()

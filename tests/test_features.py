@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from skimage import data as skdata
 
-from waestyle.errors import WaestyleError
+from waestyle.core.errors import WaestyleError
 from waestyle.features import gram, load_feature_network
 from waestyle.features.efficientnet import SameConv2d
 from waestyle.features.vgg import VGG19, VGG19_FILE, find_vgg19_weights, load_vgg19

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from waestyle.errors import WaestyleError
-from waestyle.images import load_image, make_grid, pil_to_tensor, resize_center_crop, save_image, tensor_to_pil
+from waestyle.core.errors import WaestyleError
+from waestyle.data.images import load_image, make_grid, pil_to_tensor, resize_center_crop, save_image, tensor_to_pil
 
 
 def test_missing_non_image_and_truncated_files_give_clear_errors(tmp_path):
@@ -74,7 +74,7 @@ def test_save_image_is_atomic_and_leaves_no_temporary_files(tmp_path):
 
 
 def test_large_jpegs_decode_at_a_reduced_scale_that_still_covers_the_need(tmp_path):
-    from waestyle.images import decode_image
+    from waestyle.data.images import decode_image
 
     path = tmp_path / "big.jpg"
     Image.new("RGB", (1600, 1200), (200, 100, 50)).save(path, quality=90)

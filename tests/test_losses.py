@@ -2,7 +2,7 @@
 
 import torch
 
-from waestyle.losses import feature_loss, imq_mmd, reconstruction_loss
+from waestyle.training.losses import feature_loss, imq_mmd, reconstruction_loss
 
 
 def test_mmd_is_near_zero_for_the_prior_and_large_for_a_shifted_distribution():
@@ -36,7 +36,7 @@ def test_reconstruction_and_feature_losses():
 
 
 def test_moment_distance_sees_mean_and_spread_but_not_layout():
-    from waestyle.losses import moment_distance
+    from waestyle.training.losses import moment_distance
 
     g = torch.Generator().manual_seed(0)
     target = {"a": torch.rand(2, 4, 8, 8, generator=g)}
@@ -48,7 +48,7 @@ def test_moment_distance_sees_mean_and_spread_but_not_layout():
 
 
 def test_total_variation_is_zero_for_flat_and_large_for_stripes():
-    from waestyle.losses import total_variation
+    from waestyle.training.losses import total_variation
 
     flat = torch.full((1, 3, 8, 8), 0.3)
     stripes = torch.zeros(1, 3, 8, 8)
@@ -59,7 +59,7 @@ def test_total_variation_is_zero_for_flat_and_large_for_stripes():
 
 def test_colour_terms_see_the_palette_not_the_layout():
     """Both colour terms are zero for the same pixels in another order and grow as the palettes part."""
-    from waestyle.losses import colour_histogram_distance, colour_moment_distance
+    from waestyle.training.losses import colour_histogram_distance, colour_moment_distance
 
     images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     shuffled = images.flatten(2)[..., torch.randperm(256, generator=torch.Generator().manual_seed(1))].reshape(

@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from waestyle.config import ModelConfig, TrainConfig
-from waestyle.errors import WaestyleError
-from waestyle.evaluate import square_batch
-from waestyle.model import keep_content_channels, sample_content_sizes
-from waestyle.samples import photo_crops, procedural_style
-from waestyle.stylize import Stylizer
-from waestyle.train import train
+from waestyle.core.config import ModelConfig, TrainConfig
+from waestyle.core.errors import WaestyleError
+from waestyle.data.samples import photo_crops, procedural_style
+from waestyle.evaluation.runner import square_batch
+from waestyle.models.wae import keep_content_channels, sample_content_sizes
+from waestyle.stylize.stylizer import Stylizer
+from waestyle.training.loop import train
 
 from .conftest import write_images
 
@@ -95,7 +95,7 @@ def test_content_sizes_give_every_octave_an_equal_share():
 def test_a_size_aware_model_decodes_by_the_content_size_it_is_given():
     """The size code reaches the decoder (through z_s) only in a size-aware model, and Stylizer passes --content-dim."""
     from waestyle.features import load_feature_network
-    from waestyle.model import WAEStyleModel
+    from waestyle.models.wae import WAEStyleModel
 
     config = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=4, content_stride=4, base_channels=8,
                          features="random-vgg19-quarter", nested_content=True, size_aware=True)  # fmt: skip

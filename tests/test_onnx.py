@@ -8,11 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from waestyle.cli import main
-from waestyle.errors import WaestyleError
-from waestyle.onnx_backend import OnnxRuntimeNetworks, cached_export, default_backend
-from waestyle.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, export_onnx, verify_export
-from waestyle.stylize import Stylizer
+from waestyle.cli.main import main
+from waestyle.core.errors import WaestyleError
+from waestyle.stylize.onnx_backend import OnnxRuntimeNetworks, cached_export, default_backend, verify_export
+from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, export_onnx
+from waestyle.stylize.stylizer import Stylizer
 
 
 @pytest.fixture(scope="module", autouse=True)

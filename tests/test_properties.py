@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from waestyle.errors import WaestyleError
-from waestyle.images import load_image
-from waestyle.stylize import Stylizer, output_size
+from waestyle.core.errors import WaestyleError
+from waestyle.data.images import load_image
+from waestyle.stylize.stylizer import Stylizer, output_size
 
 MODES = ["RGB", "L", "RGBA", "LA", "P", "CMYK", "I;16", "1"]
 EXAMPLES = 40
@@ -81,7 +81,7 @@ def stylizers(tiny_model, spatial_model):
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=images(80), style=images(80), arch=st.sampled_from(["global", "spatial"]))
 def test_any_pil_pair_transfers_to_the_documented_size(stylizers, content, style, arch):
-    from waestyle.images import to_rgb
+    from waestyle.data.images import to_rgb
 
     stylizer = stylizers[arch]
     out = stylizer.transfer(to_rgb(content), to_rgb(style))

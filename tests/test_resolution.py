@@ -5,14 +5,14 @@ import pytest
 import torch
 from PIL import Image
 
-from waestyle.cli import main
-from waestyle.config import ModelConfig
-from waestyle.errors import WaestyleError
+from waestyle.cli.main import main
+from waestyle.core.config import ModelConfig
+from waestyle.core.errors import WaestyleError
+from waestyle.data.samples import photo_crops
 from waestyle.features import load_feature_network
-from waestyle.model import WAEStyleModel
-from waestyle.resolution import resize, restore_detail, work_long_side
-from waestyle.samples import photo_crops
-from waestyle.stylize import Stylizer
+from waestyle.models.wae import WAEStyleModel
+from waestyle.stylize.resolution import resize, restore_detail, work_long_side
+from waestyle.stylize.stylizer import Stylizer
 
 
 def test_the_working_size_follows_the_style_scale_within_max_side():

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from waestyle.cli import main
-from waestyle.stylize import output_size
+from waestyle.cli.main import main
+from waestyle.stylize.stylizer import output_size
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "ROBUSTNESS.md"
 

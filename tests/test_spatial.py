@@ -7,13 +7,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from waestyle.blocks import reflect_conv3x3
-from waestyle.config import ModelConfig
-from waestyle.errors import WaestyleError
+from waestyle.core.config import ModelConfig
+from waestyle.core.errors import WaestyleError
 from waestyle.features import load_feature_network
-from waestyle.losses import latent_samples
-from waestyle.model import WAEStyleModel
-from waestyle.stylize import Stylizer
+from waestyle.models.blocks import reflect_conv3x3
+from waestyle.models.wae import WAEStyleModel
+from waestyle.stylize.stylizer import Stylizer
+from waestyle.training.losses import latent_samples
 
 
 def test_spatial_transfer_keeps_an_odd_input_size(spatial_model):

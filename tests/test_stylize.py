@@ -3,7 +3,7 @@
 import torch
 from PIL import Image
 
-from waestyle.stylize import Stylizer, output_size
+from waestyle.stylize.stylizer import Stylizer, output_size
 
 
 def test_output_size_keeps_the_aspect_ratio():
@@ -60,14 +60,14 @@ def test_many_styles_share_one_content_encoding_per_batch(tiny_model, monkeypatc
 def test_bf16_convolutions_match_fp32_closely_and_bad_precision_is_refused(spatial_model):
     import pytest
 
-    from waestyle.errors import WaestyleError
+    from waestyle.core.errors import WaestyleError
 
     content = Image.fromarray((torch.rand(48, 64, 3, generator=torch.Generator().manual_seed(0)) * 255).byte().numpy())
     style = Image.fromarray((torch.rand(40, 40, 3, generator=torch.Generator().manual_seed(1)) * 255).byte().numpy())
     exact = Stylizer.load(spatial_model, precision="fp32")
     fast = Stylizer.load(spatial_model, precision="bf16")
     assert not exact.bf16 and fast.bf16
-    from waestyle.images import pil_to_tensor
+    from waestyle.data.images import pil_to_tensor
 
     a, b = (pil_to_tensor(s.transfer(content, style)) * 255 for s in (exact, fast))
     assert (a - b).abs().mean() < 4.0  # of 255: bf16 rounding, not another image

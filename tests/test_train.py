@@ -6,9 +6,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from waestyle.config import ModelConfig, TrainConfig
-from waestyle.errors import WaestyleError
-from waestyle.train import train
+from waestyle.core.config import ModelConfig, TrainConfig
+from waestyle.core.errors import WaestyleError
+from waestyle.training.loop import train
 
 SMALL = ModelConfig(image_size=32, content_dim=16, style_dim=8)
 
@@ -113,8 +113,8 @@ def test_the_default_recipes_options_train_and_weigh_content_by_size(tmp_path, i
     assert "decoder.residual.3.conv.weight" in weights and not any(k.startswith("feature_net") for k in weights)
 
     from waestyle.features import load_feature_network
-    from waestyle.model import WAEStyleModel
-    from waestyle.train import training_losses
+    from waestyle.models.wae import WAEStyleModel
+    from waestyle.training.objective import training_losses
 
     torch.manual_seed(0)
     net = WAEStyleModel(model, load_feature_network(model.features))
@@ -143,8 +143,8 @@ def test_issue11_options_train_moments_tv_bilinear_and_a_pretrained_content_netw
     with (tmp_path / "run" / "log.csv").open() as handle:
         assert {"moments", "tv"} <= set(next(csv.DictReader(handle)))
     from waestyle.features import load_feature_network
-    from waestyle.model import WAEStyleModel
-    from waestyle.train import training_losses
+    from waestyle.models.wae import WAEStyleModel
+    from waestyle.training.objective import training_losses
 
     torch.manual_seed(0)
     net = WAEStyleModel(model, load_feature_network(model.features))
@@ -165,7 +165,7 @@ def test_issue11_options_train_moments_tv_bilinear_and_a_pretrained_content_netw
 def test_fine_tuning_a_model_with_a_size_aware_decoder_and_colour_and_reconstruction_by_size(tmp_path, image_dir):
     """--init-from starts from a model's weights (new parts at their zero start, so the first outputs match);
     the colour term is logged; the reconstruction term shrinks with k; a mis-shaped change is refused."""
-    from waestyle.stylize import Stylizer
+    from waestyle.stylize.stylizer import Stylizer
 
     model = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=8, content_stride=4, base_channels=8,
                         features="random-vgg19-quarter", nested_content=True)  # fmt: skip
@@ -193,8 +193,8 @@ def test_fine_tuning_a_model_with_a_size_aware_decoder_and_colour_and_reconstruc
         train(model, _config(image_dir, init_from=str(tmp_path / "missing")), tmp_path / "refused", progress=False)
 
     from waestyle.features import load_feature_network
-    from waestyle.model import WAEStyleModel
-    from waestyle.train import training_losses
+    from waestyle.models.wae import WAEStyleModel
+    from waestyle.training.objective import training_losses
 
     torch.manual_seed(0)
     net = WAEStyleModel(model, load_feature_network(model.features))

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from waestyle.bundled import demo_contents, demo_styles
-from waestyle.stylize import Stylizer
+from waestyle.core.bundled import demo_contents, demo_styles
+from waestyle.stylize.stylizer import Stylizer
 from waestyle.web.app import ServeLimits, create_app
 
 from .web_helpers import live_server

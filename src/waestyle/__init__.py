@@ -1,13 +1,7 @@
 """waestyle: instant arbitrary image style transfer with a Wasserstein Autoencoder."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-from waestyle.errors import WaestyleError
-
-try:
-    __version__ = version("waestyle")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+from waestyle.core.errors import WaestyleError
+from waestyle.core.version import __version__
 
 
 def __getattr__(name: str):

@@ -2,6 +2,6 @@
 
 import sys
 
-from waestyle.cli import main
+from waestyle.cli.main import main
 
 sys.exit(main())

@@ -15,29 +15,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from waestyle.errors import WaestyleError
+from waestyle.core.errors import WaestyleError
 from waestyle.features.base import FeatureNetwork
 
-# (repeats, kernel, stride, expand ratio, in channels, out channels) per stage.
-LITE0_STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (2, 3, 2, 6, 16, 24),
-    (2, 5, 2, 6, 24, 40),
-    (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112),
-    (4, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-)
+# Per stage, the same in every Lite network: kernel size, stride, expansion ratio of the inverted bottleneck.
+KERNELS = (3, 3, 5, 3, 5, 5, 3)
+STRIDES = (1, 2, 2, 2, 1, 2, 1)
+EXPANSIONS = (1, 6, 6, 6, 6, 6, 6)
+STEM_CHANNELS = 32
+
+
+def stages(repeats: tuple[int, ...], channels: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """(repeats, kernel, stride, expand ratio, in channels, out channels) per stage."""
+    inputs = (STEM_CHANNELS, *channels[:-1])
+    return tuple(zip(repeats, KERNELS, STRIDES, EXPANSIONS, inputs, channels, strict=True))
+
+
+LITE0_STAGES = stages((1, 2, 2, 3, 3, 4, 1), (16, 24, 40, 80, 112, 192, 320))
 # Lite2: width x1.1, depth x1.2 (first and last stages kept at one block, as Lite does).
-LITE2_STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (3, 3, 2, 6, 16, 24),
-    (3, 5, 2, 6, 24, 48),
-    (4, 3, 2, 6, 48, 88),
-    (4, 5, 1, 6, 88, 120),
-    (5, 5, 2, 6, 120, 208),
-    (1, 3, 1, 6, 208, 352),
-)
+LITE2_STAGES = stages((1, 3, 3, 4, 4, 5, 1), (16, 24, 48, 88, 120, 208, 352))
 BN_EPS = 1e-3
 
 
@@ -90,8 +86,8 @@ class EfficientNetLite(FeatureNetwork):
     def __init__(self, name: str, stages: tuple[tuple[int, ...], ...]):
         super().__init__()
         self.name = name
-        self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
-        self._bn0 = _bn(32)
+        self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, stride=2, bias=False)
+        self._bn0 = _bn(STEM_CHANNELS)
         blocks, self.stage_ends = [], []
         for repeats, kernel, stride, expand, c_in, c_out in stages:
             for i in range(repeats):

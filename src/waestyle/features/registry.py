@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from pathlib import Path
 
-from waestyle.errors import WaestyleError
+from waestyle.core.errors import WaestyleError
 from waestyle.features.base import FeatureNetwork
 from waestyle.features.efficientnet import load_efficientnet_lite
 from waestyle.features.vgg import RANDOM_VGG19, load_vgg19, random_vgg19

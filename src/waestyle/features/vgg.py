@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from waestyle.errors import WaestyleError
+from waestyle.core.errors import WaestyleError
 from waestyle.features.base import FeatureNetwork
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"

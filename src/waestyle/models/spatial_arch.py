@@ -1,0 +1,78 @@
+"""The fully convolutional architecture ("spatial" latents): works on images of any size.
+
+image ──SpatialContentEncoder──► z_c: a (content_dim, H/s, W/s) map, s = content_stride ─┐
+                                 z_s: a global vector, scales and shifts every decoder layer ─┴─►
+StyleDecoder ──► image of size (H, W)
+
+The encoder has no normalisation at all, so z_c at a position depends only on the pixels in its
+receptive field: a 1024-px photo gets the same local codes as the training crops did. The decoder
+uses conditional instance norm (see blocks.StyleNorm), so the style sets every layer's statistics.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from waestyle.core.config import ModelConfig
+from waestyle.models.blocks import StyleNorm, reflect_conv3x3
+
+
+class SpatialContentEncoder(nn.Module):
+    """3x3 stem, then one stride-2 convolution per halving, then a 1x1 map to content_dim channels."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        layers = [nn.Conv2d(3, config.base_channels, 3, padding=1, padding_mode="reflect"), nn.LeakyReLU(0.2)]
+        c_in = config.base_channels
+        for width in config.widths():
+            layers += [nn.Conv2d(c_in, width, 4, stride=2, padding=1, padding_mode="reflect"), nn.LeakyReLU(0.2)]
+            c_in = width
+        self.convs = nn.Sequential(*layers)
+        self.to_latent = nn.Conv2d(c_in, config.content_dim, 1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.to_latent(self.convs(images))
+
+
+class StyledConv(nn.Module):
+    """(optional 2x upsampling, nearest or bilinear) -> 3x3 conv -> style-conditioned instance norm -> LeakyReLU."""
+
+    def __init__(self, c_in: int, c_out: int, style_dim: int, upsample: str | None = None, activate: bool = True):
+        super().__init__()
+        self.upsample, self.activate = upsample, activate
+        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="reflect")
+        self.norm = StyleNorm(c_out, style_dim)
+
+    def forward(self, x: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2.0, mode=self.upsample)
+        x = self.norm(self.conv(x), z_style)
+        return F.leaky_relu(x, 0.2) if self.activate else x
+
+
+class StyleDecoder(nn.Module):
+    """z_c map -> styled conv + `res_blocks` residual blocks at the bottleneck -> styled upsampling convs -> RGB."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        widths, style_dim = config.widths()[::-1], config.style_dim
+        self.from_latent = StyledConv(config.content_dim, widths[0], style_dim)
+        # Two convolutions per block, flat in one list (so one-block models keep their weight names).
+        self.residual = nn.ModuleList()
+        for _ in range(config.res_blocks):
+            self.residual.append(StyledConv(widths[0], widths[0], style_dim))
+            self.residual.append(StyledConv(widths[0], widths[0], style_dim, activate=False))
+        self.ups = nn.ModuleList()
+        c_in = widths[0]
+        for width in widths[1:] + [config.base_channels]:
+            self.ups.append(StyledConv(c_in, width, style_dim, upsample=config.upsample))
+            c_in = width
+        self.to_rgb = nn.Conv2d(c_in, 3, 3, padding=1, padding_mode="reflect")
+
+    def forward(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
+        h = self.from_latent(z_content, z_style)
+        for first, second in zip(self.residual[::2], self.residual[1::2], strict=True):
+            h = F.leaky_relu(h + second(first(h, z_style), z_style), 0.2)
+        for layer in self.ups:
+            h = layer(h, z_style)
+        return torch.sigmoid(reflect_conv3x3(self.to_rgb, h))

@@ -1,0 +1,130 @@
+"""The model's three networks as inference runs them: precision, memory layout, torch.compile or ONNX Runtime.
+
+On CPUs with AMX tiles the convolutions run in bf16 (about twice as fast there; slower than fp32 on CPUs
+without it), channels-last as oneDNN's bf16 kernels want; Gram matrices and the style encoder's MLP stay fp32.
+Outputs differ from fp32 by about 1e-3 on average, z_s by about 1 %. The cast of the encoder and decoder is in
+place (a model shared with a training loop must be copied first); the frozen style CNN is copied, since
+evaluation reads the model's own in fp32. The onnxruntime backend runs style encoding and transfer on exported
+fp32 graphs (onnx_backend.py); the PyTorch model stays for the latent-level API.
+"""
+
+import copy
+from collections.abc import Callable, Sequence
+
+import torch
+
+from waestyle.core.config import PRECISIONS
+from waestyle.core.errors import WaestyleError
+from waestyle.models.wae import WAEStyleModel
+from waestyle.stylize.compiled import CompiledOrEager
+from waestyle.stylize.controls import content_size, keep_content
+from waestyle.stylize.inputs import pad_to_stride
+from waestyle.stylize.onnx_backend import (
+    BACKENDS,
+    OnnxRuntimeNetworks,
+    cached_export,
+    default_backend,
+    ensure_export,
+    is_exported,
+)
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether inference runs its convolutions in bf16: "bf16" always, "fp32" never, "auto" on CPUs with
+    AMX tiles (bf16 matrix hardware)."""
+    if precision not in PRECISIONS:
+        raise WaestyleError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision == "bf16"
+    return device.type == "cpu" and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def choose_backend(model: WAEStyleModel, device: torch.device, backend: str, precision: str) -> str:
+    """`auto`: the faster one on this machine (see onnx_backend.default_backend); an explicit precision asks
+    for PyTorch's own numerics, and a prior-filled model needs PyTorch (the graphs cannot draw from it)."""
+    if backend not in BACKENDS:
+        raise WaestyleError(f"backend {backend!r}: choose from {', '.join(BACKENDS)}")
+    if backend == "onnxruntime" and device.type != "cpu":
+        raise WaestyleError("the onnxruntime backend runs on the CPU; use --backend torch with a GPU")
+    if backend != "auto":
+        return backend
+    bf16 = use_bf16(precision, device)
+    if precision != "auto" or model.config.content_fill == "prior":
+        return "torch"
+    return default_backend(device, bf16, lambda: is_exported(cached_export(model)))
+
+
+class InferenceNetworks:
+    """Style encoding, content encoding and decoding of one model, in the chosen backend and precision."""
+
+    def __init__(self, model: WAEStyleModel, device: torch.device, precision: str, backend: str, compile: bool):
+        self.model, self.device = model.to(device).eval(), device
+        self.backend = choose_backend(self.model, device, backend, precision)
+        self.onnx = OnnxRuntimeNetworks(ensure_export(self.model)) if self.backend == "onnxruntime" else None
+        self.bf16 = self.onnx is None and use_bf16(precision, device)
+        self.dtype = torch.bfloat16 if self.bf16 else torch.float32
+        self.memory_format = torch.channels_last if self.bf16 else torch.contiguous_format
+        for part in (self.model.content_encoder, self.model.decoder):
+            part.to(dtype=self.dtype, memory_format=self.memory_format)
+        self.style_cnn = self.model.feature_net
+        if self.bf16:
+            self.style_cnn = copy.deepcopy(self.style_cnn).to(dtype=self.dtype, memory_format=self.memory_format)
+        self.compiled = compile and self.onnx is None
+        self._compiled = None  # eager: the model's methods are looked up at each call
+        if self.compiled:
+            calls = {"encode_content": self.model.encode_content, "encode_style": self._encode_style,
+                     "decode": self.model.decode}  # fmt: skip
+            self._compiled = {name: CompiledOrEager(fn, name) for name, fn in calls.items()}
+
+    def _network(self, name: str) -> Callable:
+        if self._compiled is not None:
+            return self._compiled[name]
+        return self._encode_style if name == "encode_style" else getattr(self.model, name)
+
+    def _encode_style(self, batch: torch.Tensor) -> torch.Tensor:
+        """z_s: the frozen CNN in the inference precision, its maps in fp32 for the Gram matrices."""
+        batch = batch.to(self.dtype).contiguous(memory_format=self.memory_format)
+        maps = self.style_cnn(batch, self.style_cnn.style_layers)
+        return self.model.style_encoder({name: m.float() for name, m in maps.items()})
+
+    @torch.no_grad()
+    def encode_style(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.onnx is not None:
+            return self.onnx.encode_style(batch).to(self.device)
+        return self._network("encode_style")(batch)
+
+    @torch.no_grad()
+    def encode_content(self, batch: torch.Tensor) -> torch.Tensor:
+        batch = self._pad(batch).to(self.dtype).contiguous(memory_format=self.memory_format)
+        return self._network("encode_content")(batch).float()
+
+    @torch.no_grad()
+    def decode(self, z_content: torch.Tensor, z_style: torch.Tensor, content_dim: int | None = None) -> torch.Tensor:
+        """Images of (z_c, z_s); `content_dim`: how many z_c channels `keep_content` kept (None: all)."""
+        if len(z_style) == 1 and len(z_content) > 1:
+            z_style = z_style.expand(len(z_content), -1)
+        z_content = z_content.to(self.device, self.dtype)
+        if z_content.dim() == 4:
+            z_content = z_content.contiguous(memory_format=self.memory_format)
+        return self._network("decode")(z_content, z_style.to(self.device, self.dtype), content_dim).float()
+
+    @torch.no_grad()
+    def stylise(
+        self, work: torch.Tensor, z_styles: Sequence[torch.Tensor], content_dim: int | None
+    ) -> list[torch.Tensor]:
+        """`work` (contents at processing size) decoded once per style latent, the contents encoded once."""
+        height, width = work.shape[-2:]
+        config = self.model.config
+        if self.onnx is not None:
+            size = content_size(config, content_dim)
+            if size < config.content_dim and config.content_fill == "prior":
+                raise WaestyleError("this model fills dropped z_c channels from the prior; use --backend torch")
+            padded = self._pad(work)
+            return [self.onnx.stylise(padded, z, size)[..., :height, :width].to(self.device) for z in z_styles]
+        z_content = keep_content(config, self.encode_content(work), content_dim)
+        return [self.decode(z_content, z, content_dim)[..., :height, :width] for z in z_styles]
+
+    def _pad(self, batch: torch.Tensor) -> torch.Tensor:
+        """Spatial models need sides that are multiples of the stride (and two strides at least)."""
+        config = self.model.config
+        return pad_to_stride(batch, config.content_stride) if config.arch == "spatial" else batch

@@ -1,0 +1,163 @@
+"""The ONNX Runtime backend: Stylizer's two hot paths (style image -> z_s, transfer) on exported graphs.
+
+The graphs come from `waestyle export` (onnx_export.py). Stylizer.load exports them once per model into a
+cache folder (`$WAESTYLE_CACHE`, else ~/.cache/waestyle), named by a digest of the weights, and reuses them.
+Which backend is faster depends on the CPU (measured by benchmarks/bench_peer.py): PyTorch's bf16
+convolutions on CPUs with AMX tiles beat ONNX Runtime's fp32 ones; elsewhere ONNX Runtime's fp32 graph beats
+PyTorch's fp32 eager mode. `default_backend` encodes that.
+"""
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from waestyle.core.errors import WaestyleError
+from waestyle.models.wae import WAEStyleModel
+from waestyle.stylize.onnx_export import (
+    SIDECAR,
+    STYLE_GRAPH,
+    TRANSFER_GRAPH,
+    TransferGraph,
+    export_onnx,
+    fp32_copy,
+    weights_digest,
+)
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+log = logging.getLogger(__name__)
+
+
+def onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def exporter_available() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def default_backend(device: torch.device, bf16: bool, cached: Callable[[], bool]) -> str:
+    """PyTorch ("torch") on GPUs and where PyTorch runs bf16 (AMX); otherwise "onnxruntime" when it is installed and
+    the graphs are in the cache (`cached()`) or can be exported."""
+    if device.type != "cpu" or bf16 or not onnxruntime_available():
+        return "torch"
+    return "onnxruntime" if exporter_available() or cached() else "torch"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("WAESTYLE_CACHE") or Path.home() / ".cache" / "waestyle")
+
+
+def cached_export(model: WAEStyleModel) -> Path:
+    """The cache folder for this model's graphs (it may not exist yet)."""
+    return cache_root() / "onnx" / weights_digest(model)
+
+
+def is_exported(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR))
+
+
+def ensure_export(model: WAEStyleModel) -> Path:
+    """This model's graphs in the cache, exported first if missing (a few seconds, once per model)."""
+    folder = cached_export(model)
+    if is_exported(folder):
+        return folder
+    if not exporter_available():
+        raise WaestyleError(
+            "the onnxruntime backend exports the model once and needs the onnx extra: pip install 'waestyle[onnx]' "
+            "(or use --backend torch)"
+        )
+    log.warning("exporting the model to ONNX for the onnxruntime backend (once; cached in %s)", folder)
+    staging = folder.with_name(f".{folder.name}.{os.getpid()}")
+    try:
+        export_onnx(model, staging, overwrite=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(staging, folder)  # another process may have finished first: theirs is as good
+        except OSError:
+            if not is_exported(folder):
+                raise
+    except OSError as err:
+        raise WaestyleError(f"cannot write the ONNX cache {folder}: {err.strerror or err}") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+class OnnxRuntimeNetworks:
+    """Two ONNX Runtime sessions over an exported folder; tensors in, tensors out (float32, CPU)."""
+
+    def __init__(self, folder: str | Path, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError as err:
+            raise WaestyleError("the onnxruntime backend needs onnxruntime: pip install 'waestyle[onnx]'") from err
+        folder = Path(folder)
+        if not is_exported(folder):
+            raise WaestyleError(f"{folder}: not an exported model (run `waestyle export`)")
+        self.folder = folder
+        self.info = json.loads((folder / SIDECAR).read_text())
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.log_severity_level = 3  # errors only
+        # Idle worker threads sleep instead of spinning: spinning took cores from PyTorch work in the same process
+        # (the server's decoding and finishing; bench_peer's other backends).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = ["CPUExecutionProvider"]
+        self.style = ort.InferenceSession(str(folder / STYLE_GRAPH), options, providers=providers)
+        self.transfer = ort.InferenceSession(str(folder / TRANSFER_GRAPH), options, providers=providers)
+
+    def encode_style(self, batch: torch.Tensor) -> torch.Tensor:
+        (z_style,) = self.style.run(None, {"style": _array(batch)})
+        return torch.from_numpy(z_style)
+
+    def stylise(self, content: torch.Tensor, z_style: torch.Tensor, content_size: int) -> torch.Tensor:
+        """The transfer graph on a (B, 3, H, W) batch (sides in whole strides), one z_s per image or one for
+        all; the graph takes one image per run."""
+        z_style = z_style.expand(len(content), -1) if len(z_style) == 1 else z_style
+        size = np.array([content_size], dtype=np.int64)
+        images = [
+            self.transfer.run(None, {"content": _array(c[None]), "z_style": _array(z[None]), "content_size": size})[0]
+            for c, z in zip(content, z_style, strict=True)
+        ]
+        return torch.from_numpy(np.concatenate(images))
+
+
+def _array(tensor: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
+
+
+def verify_export(model: WAEStyleModel, folder: str | Path, seed: int = 0) -> float:
+    """Largest absolute difference between PyTorch and ONNX Runtime on a small random style and content
+    (z_s and the image, every content size's octave); raises ImportError without onnxruntime."""
+    networks = OnnxRuntimeNetworks(folder)
+    config = model.config
+    generator = torch.Generator().manual_seed(seed)
+    side = 5 * config.content_stride if config.arch == "spatial" else config.image_size
+    style = torch.rand(1, 3, config.style_size or config.image_size, 48, generator=generator)
+    content = torch.rand(1, 3, side, side + config.content_stride * (config.arch == "spatial"), generator=generator)
+    model = fp32_copy(model)
+    with torch.no_grad():
+        z_style = model.encode_style(style)
+        worst = (networks.encode_style(style) - z_style).abs().max().item()
+        sizes = sorted({config.content_dim, max(1, config.content_dim // 4), 1}) if config.nested_content else [None]
+        for size in sizes:
+            k = size or config.content_dim
+            expected = TransferGraph(model)(content, z_style, torch.tensor([k]))
+            worst = max(worst, (networks.stylise(content, z_style, k) - expected).abs().max().item())
+    return worst
