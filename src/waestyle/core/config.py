@@ -152,11 +152,11 @@ class TrainConfig:
     reconstruction_size_power: float = 0.0
 
     # -- bookkeeping and hardware --
-    checkpoint_every: int = 500
-    sample_every: int = 500
-    log_every: int = 10
-    workers: int = 0
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    checkpoint_every: int = 500  # steps between checkpoints (the model folder is rewritten with each)
+    sample_every: int = 500  # steps between sample grids in RUN_DIR/samples
+    log_every: int = 10  # steps between rows of RUN_DIR/log.csv
+    workers: int = 0  # data-loading processes per training process
+    max_pixels: int = DEFAULT_MAX_PIXELS  # training images larger than this are refused
     device: str = "cpu"
     # auto: bf16 autocast on CUDA, fp32 on CPU (where bf16 is slow and changes results)
     precision: str = "auto"
