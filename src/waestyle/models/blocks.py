@@ -57,10 +57,8 @@ def reflect_conv3x3(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         return conv(x)
     weight, bias = conv.weight, conv.bias
     out = F.conv2d(x, weight, bias, padding=1)
-    rows = {"first": _fold(weight, 2, first=True), "last": _fold(weight, 2, first=False), "inner": weight}
     edges = []
-    for row_name, x_rows in (("first", x[..., :2, :]), ("last", x[..., -2:, :])):
-        w = rows[row_name]
+    for x_rows, w in ((x[..., :2, :], _fold(weight, 2, first=True)), (x[..., -2:, :], _fold(weight, 2, first=False))):
         corner_first = F.conv2d(x_rows[..., :2], _fold(w, 3, first=True), bias)
         corner_last = F.conv2d(x_rows[..., -2:], _fold(w, 3, first=False), bias)
         edges.append(torch.cat([corner_first, F.conv2d(x_rows, w, bias), corner_last], dim=3))

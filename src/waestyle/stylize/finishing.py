@@ -18,12 +18,14 @@ def finish_image(
     out = tensor_to_pil(decoded)
     out = out if out.size == size else out.resize(size, Image.Resampling.BICUBIC)
     work_size = tuple(decoded.shape[-2:])
-    if spatial and (size[1] > work_size[0] or size[0] > work_size[1]):
-        content = pil_to_tensor(image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))[None]
-        out = tensor_to_pil(restore_detail(pil_to_tensor(out)[None], content, work_size)[0])
+    add_detail = spatial and (size[1] > work_size[0] or size[0] > work_size[1])
+    if not (add_detail or keep_colors):
+        return out
+    content = pil_to_tensor(image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))  # read by both steps
+    if add_detail:
+        out = tensor_to_pil(restore_detail(pil_to_tensor(out)[None], content[None], work_size)[0])
     if keep_colors:
-        colours = pil_to_tensor(image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))
-        out = tensor_to_pil(preserve_colors(pil_to_tensor(out), colours))
+        out = tensor_to_pil(preserve_colors(pil_to_tensor(out), content))
     return out
 
 

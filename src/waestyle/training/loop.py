@@ -227,7 +227,7 @@ class _Run:
 
 
 def _train_loop(
-    run: "_Run", model_config: ModelConfig, config: TrainConfig, run_dir: Path, place: Distributed, progress: bool
+    run: _Run, model_config: ModelConfig, config: TrainConfig, run_dir: Path, place: Distributed, progress: bool
 ) -> TrainResult:
     """Batch -> losses -> update -> log / sample / checkpoint, from the run's start step to `config.steps`."""
     start_step, device = run.start_step, run.device
