@@ -9,7 +9,14 @@ from waestyle.core.config import ModelConfig
 from waestyle.core.errors import WaestyleError
 from waestyle.models.io import load_model, save_model
 from waestyle.stylize.stylizer import Stylizer
-from waestyle.training.checkpoints import TrainingCheckpoint, checkpoint_paths, latest_checkpoint, save_checkpoint
+from waestyle.training import checkpoints
+from waestyle.training.checkpoints import (
+    TrainingCheckpoint,
+    checkpoint_files,
+    checkpoint_paths,
+    latest_checkpoint,
+    save_checkpoint,
+)
 
 CONFIG = ModelConfig(image_size=32, content_dim=8, style_dim=4)
 
@@ -53,6 +60,28 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
     newest = checkpoint_paths(tmp_path)[-1]
     newest.write_bytes(newest.read_bytes()[:100])
     assert latest_checkpoint(tmp_path).step == 1
+
+
+def test_a_large_checkpoint_is_split_into_small_files_that_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MAX_FILE_BYTES", 4_000)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 20), torch.nn.Linear(20, 20), torch.nn.Linear(20, 3))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    model(torch.randn(4, 20)).sum().backward()
+    optimizer.step()
+    for step in (1, 2, 3):
+        state = TrainingCheckpoint(step, CONFIG.to_dict(), {"seed": 1}, model.state_dict(), optimizer.state_dict())
+        path = save_checkpoint(tmp_path, state)
+    files = checkpoint_files(path)
+    assert len(files) >= 3 and all(f.stat().st_size < 4_000 + 2_000 for f in files)
+    # Only the newest two checkpoints stay, each with all of its parts.
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == sorted(
+        f.name for step_path in checkpoint_paths(tmp_path) for f in checkpoint_files(step_path)
+    )
+    restored = latest_checkpoint(tmp_path)
+    assert all(torch.equal(restored.model[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(restored.optimizer["state"][4]["exp_avg_sq"], optimizer.state_dict()["state"][4]["exp_avg_sq"])
+    files[-1].unlink()  # a lost part: the checkpoint before it is used
+    assert latest_checkpoint(tmp_path).step == 2
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_evaluate_quick_writes_a_finite_report(tmp_path, capsys, tiny_model, nes
     assert -50 < cut <= 1
     transfers = [r for r in document["rows"] if r["kind"] == "transfer"]
     assert len(transfers) == len(methods) * 2 * 2  # --quick: 2 contents x 2 styles per method
-    for name in ("transfer-grid.png", "reconstruction-grid.png", "content-size.png"):
+    for name in ("transfer-grid.jpg", "reconstruction-grid.jpg", "content-size.png"):
         with Image.open(out / name) as image:
             image.verify()
     report = (out / "report.md").read_text()

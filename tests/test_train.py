@@ -35,6 +35,17 @@ def test_same_seed_same_model_and_resume_matches_an_uninterrupted_run(tmp_path, 
     assert other.history[-1]["loss"] != resumed.history[-1]["loss"]
 
 
+def test_a_time_limit_stops_with_a_checkpoint_and_resume_finishes_the_same_model(tmp_path, image_dir):
+    # A limit of a microsecond stops after the first step; the run then resumes (limit lifted) to the end.
+    stopped = train(SMALL, _config(image_dir, max_minutes=1e-8), tmp_path / "c", progress=False)
+    assert [h["step"] for h in stopped.history] == [1]
+    assert (tmp_path / "c" / "checkpoints" / "step-00000001.safetensors").is_file()
+    train(SMALL, _config(image_dir), tmp_path / "c", resume=True, explicit=["max_minutes"], progress=False)
+    train(SMALL, _config(image_dir), tmp_path / "a", progress=False)
+    a, c = _weights(tmp_path / "a"), _weights(tmp_path / "c")
+    assert all(torch.equal(a[k], c[k]) for k in a)
+
+
 def test_training_writes_log_samples_and_checkpoints(tmp_path, image_dir):
     run = tmp_path / "run"
     train(SMALL, _config(image_dir, steps=4, log_every=1), run, progress=False)

@@ -53,6 +53,7 @@ SETTINGS = (
     ("log_every", int, "steps between rows of log.csv"),
     ("workers", int, "data-loading worker processes (per training process)"),
     ("precision", PRECISIONS, "auto: bf16 autocast on CUDA, fp32 on CPU"),
+    ("max_minutes", float, "stop after this many minutes with a checkpoint (0: run all steps); --resume goes on"),
 )
 
 
@@ -126,8 +127,9 @@ def run_train(args: argparse.Namespace) -> int:
         vgg19_weights=args.vgg19_weights,
     )
     last = result.history[-1]
+    stopped = "" if last["step"] == result.steps else f" (time limit: --resume goes on to step {result.steps})"
     print(
-        f"trained steps {result.start_step + 1}-{result.steps}: loss {last['loss']:.4f} "
-        f"(reconstruction {last['reconstruction']:.4f}); model in {args.out}"
+        f"trained steps {result.start_step + 1}-{last['step']}: loss {last['loss']:.4f} "
+        f"(reconstruction {last['reconstruction']:.4f}); model in {args.out}{stopped}"
     )
     return 0

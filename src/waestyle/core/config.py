@@ -13,7 +13,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 # Long side a spatial model processes in one pass by default: about 4x the memory of 1024 px (see benchmarks).
 DEFAULT_MAX_SIDE = 2048
 FEATURE_CHOICES = (
-    "efficientnet-lite0", "efficientnet-lite2", "vgg19",
+    "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "vgg19",
     "random-vgg19", "random-vgg19-half", "random-vgg19-quarter", "random-vgg19-judge",
 )  # fmt: skip
 ARCHITECTURES = ("global", "spatial")
@@ -161,6 +161,9 @@ class TrainConfig:
     # auto: bf16 autocast on CUDA, fp32 on CPU (where bf16 is slow and changes results)
     precision: str = "auto"
     compile: bool = False  # torch.compile the loss computation (pays off on GPUs, for long runs)
+    # stop after this many minutes of training (0: run all steps), with a checkpoint, so a time-boxed
+    # session ends cleanly and `--resume` goes on from there
+    max_minutes: float = 0.0
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -179,8 +182,8 @@ class TrainConfig:
             self.moment_loss_weight, self.tv_weight, self.content_size_power, self.style_size_power,
             self.colour_loss_weight, self.colour_histogram_weight, self.reconstruction_size_power,
         )  # fmt: skip
-        if self.lr <= 0 or min(weights) < 0 or self.grad_clip < 0:
-            raise WaestyleError("--lr must be positive, loss weights and --grad-clip not negative")
+        if self.lr <= 0 or min(weights) < 0 or self.grad_clip < 0 or self.max_minutes < 0:
+            raise WaestyleError("--lr must be positive, loss weights, --grad-clip and --max-minutes not negative")
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
@@ -190,5 +193,6 @@ class TrainConfig:
 
 # Settings a resumed run may change; any other change would make it diverge from an uninterrupted run.
 RESUMABLE_CHANGES = {
-    "steps", "checkpoint_every", "sample_every", "log_every", "workers", "max_pixels", "device", "precision", "compile"
+    "steps", "checkpoint_every", "sample_every", "log_every", "workers", "max_pixels", "device", "precision", "compile",
+    "max_minutes",
 }  # fmt: skip

@@ -8,6 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from PIL import Image
 
 from waestyle.core.files import atomic_write_bytes
 from waestyle.data.images import make_grid, save_image
@@ -18,6 +20,7 @@ COLUMNS = ("method", "content_dim", "kind", "content", "style", "psnr", "ssim", 
            "content_distance", "colour_distance", "style_distance_2", "texture_distance", "grey_ssim",
            "seconds_per_image")  # fmt: skip
 IDENTITY = IdentityMethod.name
+GRID_CELL = 256  # long side of each image in the report's grids
 SUMMARY = (("psnr", "PSNR (dB) ↑"), ("ssim", "SSIM ↑"), ("style_distance", "style dist ↓"),
            ("style_distance_2", "style dist, 2nd judge ↓"), ("texture_distance", "texture dist ↓"),
            ("colour_distance", "colour dist ↓"), ("content_distance", "content dist ↓"),
@@ -88,6 +91,15 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _thumbnail_grid(rows: list[torch.Tensor]) -> Image.Image:
+    """The grid with each image area-averaged to at most GRID_CELL px: a picture to look at, not an archive
+    (the numbers are in metrics.json; a 512-px grid of ten methods was 15 MB as PNG)."""
+    side = max(rows[0].shape[-2:])
+    if side > GRID_CELL:
+        rows = [F.interpolate(r.float(), scale_factor=GRID_CELL / side, mode="area") for r in rows]
+    return make_grid([r.cpu() for r in rows])
+
+
 def write_report(evaluation: Evaluation, out: Path, setup: dict, contents: torch.Tensor, styles: torch.Tensor) -> Path:
     """Write everything into `out`; returns the path of report.md."""
     out.mkdir(parents=True, exist_ok=True)
@@ -102,9 +114,9 @@ def write_report(evaluation: Evaluation, out: Path, setup: dict, contents: torch
 
     pairs = min(len(contents), len(styles), *(len(o) for o in evaluation.grid_outputs.values()))
     rows = [contents[:pairs], styles[:pairs], *(o[:pairs] for o in evaluation.grid_outputs.values())]
-    save_image(make_grid([r.cpu() for r in rows]), out / "transfer-grid.png")
+    save_image(_thumbnail_grid(rows), out / "transfer-grid.jpg")
     recon_rows = [contents[:pairs], *(r[:pairs] for r in evaluation.grid_reconstructions.values())]
-    save_image(make_grid([r.cpu() for r in recon_rows]), out / "reconstruction-grid.png")
+    save_image(_thumbnail_grid(recon_rows), out / "reconstruction-grid.jpg")
     plotted = _plot_content_sizes(summary, out / "content-size.png")
 
     lines = ["# waestyle evaluation\n", "| setting | value |", "| --- | --- |"]
@@ -119,8 +131,8 @@ def write_report(evaluation: Evaluation, out: Path, setup: dict, contents: torch
         cells += [s.get("seconds_per_image"), s.get("images_per_s")]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines += ["", "Transfers (rows: content, style, then one row per method; column j is content j with style j):",
-              "", "![transfers](transfer-grid.png)", "", "Reconstructions (first row: the originals):", "",
-              "![reconstructions](reconstruction-grid.png)", ""]  # fmt: skip
+              "", "![transfers](transfer-grid.jpg)", "", "Reconstructions (first row: the originals):", "",
+              "![reconstructions](reconstruction-grid.jpg)", ""]  # fmt: skip
     if plotted:
         lines += ["Metrics against the content size k:", "", "![content size](content-size.png)", ""]
     lines += [METRIC_NOTES]

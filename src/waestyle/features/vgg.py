@@ -134,12 +134,17 @@ RANDOM_VGG19 = {
 
 
 def random_vgg19(name: str) -> VGG19:
-    """A frozen VGG19-shaped network with seeded random weights: Kaiming-normal convolutions, zero biases.
+    """A frozen VGG19-shaped network with seeded random weights, by its registered name."""
+    divisor, seed = RANDOM_VGG19[name]
+    return seeded_vgg19(name, divisor, seed)
+
+
+def seeded_vgg19(name: str, divisor: int, seed: int) -> VGG19:
+    """VGG19 narrowed by `divisor` with Kaiming-normal convolutions drawn from `seed`, zero biases, frozen.
 
     Kaiming init keeps the activation scale constant through the ReLU layers, so every layer's Gram
     matrix carries signal; the seed makes the network (and so every model trained on it) reproducible.
     """
-    divisor, seed = RANDOM_VGG19[name]
     net = VGG19(name, divisor)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():

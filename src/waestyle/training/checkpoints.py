@@ -1,5 +1,10 @@
-"""Training checkpoints: `checkpoints/step-XXXXXXXX.safetensors` in a run folder, one file each with the model,
-the optimiser state and the configs, so a checkpoint is always self-consistent and replaced in one rename.
+"""Training checkpoints: `checkpoints/step-XXXXXXXX.safetensors` in a run folder with the model, the optimiser
+state and the configs, so a run resumes from its files alone, on any machine.
+
+A checkpoint larger than MAX_FILE_BYTES is split: its tensors beyond the first file's share go to
+`step-XXXXXXXX.part-N.safetensors`, written first; the main file, written last (each by one rename), names how
+many parts it has, so a checkpoint exists exactly when its main file does. Small files travel where large ones
+cannot (a remote machine returns files of at most 16 MB).
 """
 
 import json
@@ -17,6 +22,8 @@ from waestyle.models.io import FORMAT, FORMAT_VERSION, check_finite, check_forma
 
 CHECKPOINT_DIR = "checkpoints"
 KEEP_CHECKPOINTS = 2
+# Tensor bytes per file: under 16 MB with room for the header and the configs.
+MAX_FILE_BYTES = 15 * 2**20
 log = logging.getLogger(__name__)
 _CHECKPOINT_NAME = re.compile(r"step-(\d{8})\.safetensors")
 
@@ -58,10 +65,15 @@ def checkpoint_paths(run_dir: Path) -> list[Path]:
 
 
 def save_checkpoint(run_dir: Path, checkpoint: TrainingCheckpoint) -> Path:
-    """Write one self-contained checkpoint atomically and drop all but the newest few."""
+    """Write one self-contained checkpoint (its parts, then its main file, each atomically) and drop all but
+    the newest few."""
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in checkpoint.model.items()}
     optimizer_tensors, groups = _optimizer_to_tensors(checkpoint.optimizer)
     tensors.update(optimizer_tensors)
+    shards = _shards(tensors, MAX_FILE_BYTES)
+    path = run_dir / CHECKPOINT_DIR / f"step-{checkpoint.step:08d}.safetensors"
+    for index, shard in enumerate(shards[1:], start=1):
+        atomic_write_bytes(_part_path(path, index), save_safetensors_bytes(shard, {"format": FORMAT}))
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -69,12 +81,36 @@ def save_checkpoint(run_dir: Path, checkpoint: TrainingCheckpoint) -> Path:
         "model_config": json.dumps(checkpoint.model_config),
         "train_config": json.dumps(checkpoint.train_config),
         "optimizer_groups": json.dumps(groups),
+        "parts": str(len(shards) - 1),
     }
-    path = run_dir / CHECKPOINT_DIR / f"step-{checkpoint.step:08d}.safetensors"
-    atomic_write_bytes(path, save_safetensors_bytes(tensors, metadata))
+    atomic_write_bytes(path, save_safetensors_bytes(shards[0], metadata))
     for old in checkpoint_paths(run_dir)[:-KEEP_CHECKPOINTS]:
-        old.unlink(missing_ok=True)
+        old.unlink(missing_ok=True)  # the main file first: a half-deleted checkpoint is never taken for whole
+        for part in old.parent.glob(old.name.replace(".safetensors", ".part-*.safetensors")):
+            part.unlink(missing_ok=True)
     return path
+
+
+def checkpoint_files(path: Path) -> list[Path]:
+    """A checkpoint's main file and its parts: what to copy to resume it elsewhere."""
+    return [path, *sorted(path.parent.glob(path.name.replace(".safetensors", ".part-*.safetensors")))]
+
+
+def _part_path(path: Path, index: int) -> Path:
+    return path.with_name(path.name.replace(".safetensors", f".part-{index}.safetensors"))
+
+
+def _shards(tensors: dict[str, torch.Tensor], limit: int) -> list[dict[str, torch.Tensor]]:
+    """Tensors in order, a new shard whenever the next would pass `limit` bytes (a larger tensor goes alone)."""
+    shards, size = [{}], 0
+    for name, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > limit:
+            shards.append({})
+            size = 0
+        shards[-1][name] = tensor
+        size += nbytes
+    return shards
 
 
 def load_checkpoint(path: Path) -> TrainingCheckpoint:
@@ -85,8 +121,14 @@ def load_checkpoint(path: Path) -> TrainingCheckpoint:
         model_config = json.loads(metadata["model_config"])
         train_config = json.loads(metadata["train_config"])
         groups = json.loads(metadata["optimizer_groups"])
+        parts = int(metadata.get("parts", "0"))
     except (KeyError, ValueError) as err:
         raise WaestyleError(f"{path}: incomplete checkpoint metadata ({err})") from err
+    for index in range(1, parts + 1):
+        part = _part_path(path, index)
+        if not part.is_file():
+            raise WaestyleError(f"{path}: its part {part.name} is missing")
+        tensors.update(read_safetensors(part)[0])
     model = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
     check_finite(path, model)
     optimizer = _optimizer_from_tensors({k: v for k, v in tensors.items() if k.startswith("optimizer.")}, groups)

@@ -244,7 +244,10 @@ def _train_loop(
             # Throughput of all processes together: the global batch per step time.
             instant = config.batch_size / max(time.perf_counter() - tick, 1e-9)
             rate = instant if rate is None else 0.9 * rate + 0.1 * instant
-            row = place.mean({k: v.item() for k, v in terms.items()})
+            # Every process stops at the same step: the time limit counts if any process has passed it.
+            late = float(0 < config.max_minutes * 60 <= time.perf_counter() - started)
+            row = place.mean({**{k: v.item() for k, v in terms.items()}, "late": late})
+            stop = row.pop("late") > 0
             if not math.isfinite(row["loss"]):
                 raise WaestyleError(f"training diverged at step {done} (loss {row['loss']}); try a lower --lr")
             row.update(step=done, images_per_s=round(rate, 2), elapsed_s=round(time.perf_counter() - started, 2))
@@ -252,7 +255,9 @@ def _train_loop(
             bar.update(1)
             bar.set_postfix(progress_fields(row, rate), refresh=False)
             if place.is_main:
-                _record(run, row, done, model_config, config, run_dir, log)
+                _record(run, row, done, model_config, config, run_dir, log, last=stop or done == config.steps)
+            if stop:
+                break
     finally:
         bar.close()
         if log is not None:
@@ -322,9 +327,9 @@ def _step(run: _Run, images: torch.Tensor, step: int, config: TrainConfig) -> di
 
 
 def _record(run: _Run, row: dict, done: int, model_config: ModelConfig, config: TrainConfig, run_dir: Path,
-            log: "_CsvLog") -> None:  # fmt: skip
-    """The main process's bookkeeping after step `done`: log row, sample grid, checkpoint and model folder."""
-    last = done == config.steps
+            log: "_CsvLog", last: bool) -> None:  # fmt: skip
+    """The main process's bookkeeping after step `done` (`last`: the run's final step, or the time is up): log
+    row, sample grid, checkpoint and model folder."""
     if done % config.log_every == 0 or last:
         log.write(row)
     if done % config.sample_every == 0 or last:

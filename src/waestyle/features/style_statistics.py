@@ -1,0 +1,91 @@
+"""Style representations: which statistics of which frozen networks a style loss compares.
+
+A `StyleSpec` names one: a feature network (and, for random VGGs, extra seeds), an optional softmax
+smoothing of the activations (SWAG: Wang, Li & Vasconcelos, CVPR 2021), image scales (a pyramid), and
+whether per-channel means and standard deviations join the Gram matrices. `StyleStatistics` computes them:
+`statistics(images)` once per target, `distance(out_stats, target_stats)` per image, relative, so 0 is the
+target's style and 1 as far as all-zero statistics, whatever the representation.
+
+Training, refinement and the ceiling test (scripts/ceiling_test.py) all compare styles through it.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from waestyle.features.base import FeatureNetwork, gram
+from waestyle.features.distances import relative_squared_distance
+from waestyle.features.registry import load_feature_network
+from waestyle.features.vgg import RANDOM_VGG19, seeded_vgg19
+
+
+@dataclass(frozen=True)
+class StyleSpec:
+    """One style representation (see the module docstring)."""
+
+    network: str
+    # random VGGs only: more copies of the same shape with these seeds, each adding its statistics
+    seeds: tuple[int, ...] = ()
+    # SWAG: each layer's map becomes exp(F / T) / mean(exp(F / T)) with T = smoothing x the map's standard
+    # deviation (per image); 0 keeps the raw activations
+    smoothing: float = 0.0
+    # image scales the statistics are read at (1: as given; 0.5: halved), each a set of its own
+    scales: tuple[float, ...] = (1.0,)
+    # per-channel means and standard deviations beside the Gram matrices (AdaIN's statistics)
+    moments: bool = False
+
+
+def smooth(features: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """SWAG's softmax over a whole map (all channels and positions), rescaled to mean 1 so that the
+    statistics do not shrink with the map's size; the temperature follows the map's own spread."""
+    flat = features.float().flatten(1)
+    temperature = smoothing * flat.std(dim=1, keepdim=True).clamp_min(1e-6)
+    scaled = (flat - flat.amax(dim=1, keepdim=True).detach()) / temperature
+    return torch.softmax(scaled, dim=1).mul(flat.shape[1]).view_as(features)
+
+
+def moments(features: torch.Tensor) -> torch.Tensor:
+    """(B, 2C): per-channel mean and standard deviation."""
+    flat = features.float().flatten(2)
+    return torch.cat([flat.mean(2), (flat.var(2, unbiased=False) + 1e-5).sqrt()], dim=1)
+
+
+class StyleStatistics(nn.Module):
+    """The frozen networks of a `StyleSpec` and the statistics they give an image batch."""
+
+    def __init__(self, spec: StyleSpec, networks: list[FeatureNetwork]):
+        super().__init__()
+        self.spec = spec
+        self.networks = nn.ModuleList(networks)
+
+    @classmethod
+    def load(cls, spec: StyleSpec) -> "StyleStatistics":
+        networks = [load_feature_network(spec.network)]
+        if spec.seeds:
+            divisor = RANDOM_VGG19[spec.network][0]  # KeyError: seeds only make sense for a random VGG
+            networks += [seeded_vgg19(f"{spec.network}-seed{seed}", divisor, seed) for seed in spec.seeds]
+        return cls(spec, networks)
+
+    def statistics(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{key: (B, D)} for every network, scale, layer and statistic; gradients flow to `images`."""
+        out = {}
+        for scale in self.spec.scales:
+            scaled = images if scale == 1 else F.interpolate(images, scale_factor=scale, mode="area")
+            for index, net in enumerate(self.networks):
+                for layer, features in net(scaled, net.style_layers).items():
+                    if self.spec.smoothing:
+                        features = smooth(features, self.spec.smoothing)
+                    key = f"{index}/{scale}/{layer}"
+                    out[f"{key}/gram"] = gram(features.float()).flatten(1)
+                    if self.spec.moments:
+                        out[f"{key}/moments"] = moments(features)
+        return out
+
+    @staticmethod
+    def distance(output: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B,) relative squared distance per image, averaged over every statistic; `target` may hold one
+        image's statistics for a whole batch (it broadcasts)."""
+        per_key = [relative_squared_distance(output[key], target[key].expand_as(output[key])) for key in output]
+        return torch.stack(per_key).mean(0)
