@@ -47,6 +47,8 @@ CANDIDATES = {
     "Lite0 SWAG, T = 2 sd": StyleSpec("efficientnet-lite0", smoothing=2.0),
     "Lite1 SWAG, T = 1 sd": StyleSpec("efficientnet-lite1", smoothing=1.0),
     "Lite1 Gram + mean/std": StyleSpec("efficientnet-lite1", moments=True),
+    "random VGG19/4 sliced Wasserstein": StyleSpec(QUARTER, sliced=True),
+    "Lite0 sliced Wasserstein": StyleSpec("efficientnet-lite0", sliced=True),
     "random VGG19 full width Gram": StyleSpec("random-vgg19"),
 }
 

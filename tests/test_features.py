@@ -15,7 +15,9 @@ from waestyle.features.vgg import VGG19, VGG19_FILE, find_vgg19_weights, load_vg
 EGYPTIAN_CAT, TABBY, TIGER_CAT = 285, 281, 282
 
 
-@pytest.mark.parametrize(("name", "size"), [("efficientnet-lite0", 224), ("efficientnet-lite2", 260)])
+@pytest.mark.parametrize(
+    ("name", "size"), [("efficientnet-lite0", 224), ("efficientnet-lite1", 240), ("efficientnet-lite2", 260)]
+)
 def test_lite_networks_classify_a_cat_photo_as_a_cat(name, size):
     net = load_feature_network(name)
     assert net.name == name

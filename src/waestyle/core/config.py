@@ -16,6 +16,8 @@ FEATURE_CHOICES = (
     "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "vgg19",
     "random-vgg19", "random-vgg19-half", "random-vgg19-quarter", "random-vgg19-judge",
 )  # fmt: skip
+# features/style_statistics.py's STYLE_LOSSES names (kept in step by a test; config imports no torch)
+STYLE_LOSS_CHOICES = ("vgg-quarter-moments",)
 ARCHITECTURES = ("global", "spatial")
 UPSAMPLING = ("nearest", "bilinear")
 CONTENT_FILLS = ("zero", "prior")
@@ -137,6 +139,9 @@ class TrainConfig:
     colour_loss_weight: float = 0.0
     colour_histogram_weight: float = 0.0
     tv_weight: float = 0.0
+    # the style term's representation: "" is the relative Gram distance in the model's --features network; a
+    # STYLE_LOSS_CHOICES name compares other statistics (features/style_statistics.py), chosen by the ceiling test
+    style_loss: str = ""
     # frozen network for the content term ("": the style network); a pretrained one keeps what things are,
     # where a random one keeps only where edges are
     content_features: str = ""
@@ -173,6 +178,10 @@ class TrainConfig:
         for name in ("steps", "checkpoint_every", "sample_every", "log_every"):
             if getattr(self, name) < 1:
                 raise WaestyleError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.style_loss and self.style_loss not in STYLE_LOSS_CHOICES:
+            raise WaestyleError(
+                f"unknown --style-loss {self.style_loss!r}; choose one of {', '.join(STYLE_LOSS_CHOICES)}"
+            )
         if self.content_features and self.content_features not in FEATURE_CHOICES:
             raise WaestyleError(
                 f"unknown --content-features {self.content_features!r}; choose one of {', '.join(FEATURE_CHOICES)}"

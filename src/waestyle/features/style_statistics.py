@@ -1,10 +1,11 @@
 """Style representations: which statistics of which frozen networks a style loss compares.
 
 A `StyleSpec` names one: a feature network (and, for random VGGs, extra seeds), an optional softmax
-smoothing of the activations (SWAG: Wang, Li & Vasconcelos, CVPR 2021), image scales (a pyramid), and
-whether per-channel means and standard deviations join the Gram matrices. `StyleStatistics` computes them:
-`statistics(images)` once per target, `distance(out_stats, target_stats)` per image, relative, so 0 is the
-target's style and 1 as far as all-zero statistics, whatever the representation.
+smoothing of the activations (SWAG: Wang, Li & Vasconcelos, CVPR 2021), image scales (a pyramid), Gram
+matrices or sliced-Wasserstein quantiles, and whether per-channel means and standard deviations join them.
+`StyleStatistics` computes them: `statistics(images)` once per target, `distance(out_stats, target_stats)`
+per image, relative, so 0 is the target's style and 1 as far as all-zero statistics, whatever the
+representation.
 
 Training, refinement and the ceiling test (scripts/ceiling_test.py) all compare styles through it.
 """
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from waestyle.core.errors import WaestyleError
 from waestyle.features.base import FeatureNetwork, gram
 from waestyle.features.distances import relative_squared_distance
 from waestyle.features.registry import load_feature_network
@@ -35,6 +37,10 @@ class StyleSpec:
     scales: tuple[float, ...] = (1.0,)
     # per-channel means and standard deviations beside the Gram matrices (AdaIN's statistics)
     moments: bool = False
+    # the whole distribution of each layer's activations instead of its Gram matrix: quantiles of its projections
+    # on fixed random directions (sliced Wasserstein; Heitz et al., CVPR 2021), so any two with the same
+    # statistics have the same feature histograms along every direction, not only the same correlations
+    sliced: bool = False
 
 
 def smooth(features: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -44,6 +50,18 @@ def smooth(features: torch.Tensor, smoothing: float) -> torch.Tensor:
     temperature = smoothing * flat.std(dim=1, keepdim=True).clamp_min(1e-6)
     scaled = (flat - flat.amax(dim=1, keepdim=True).detach()) / temperature
     return torch.softmax(scaled, dim=1).mul(flat.shape[1]).view_as(features)
+
+
+SLICE_LEVELS = 64  # quantiles kept per projection: sizes may differ, and sorting cost is the same
+
+
+def sliced_quantiles(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """(B, P * SLICE_LEVELS): each map's activations projected on the (P, C) unit `directions`, sorted, and read
+    at evenly spaced quantiles (the sort carries gradients)."""
+    projected = directions @ features.float().flatten(2)  # (B, P, N)
+    ordered = projected.sort(dim=2).values
+    ranks = torch.linspace(0, ordered.shape[2] - 1, SLICE_LEVELS, device=features.device).round().long()
+    return ordered[..., ranks].flatten(1)
 
 
 def moments(features: torch.Tensor) -> torch.Tensor:
@@ -59,6 +77,15 @@ class StyleStatistics(nn.Module):
         super().__init__()
         self.spec = spec
         self.networks = nn.ModuleList(networks)
+        if spec.sliced:  # as many fixed directions as channels, per network and layer, from a fixed seed
+            generator = torch.Generator().manual_seed(0)
+            for index, net in enumerate(networks):
+                for layer in net.style_layers:
+                    channels = net.channels[layer]
+                    directions = torch.randn(channels, channels, generator=generator)
+                    self.register_buffer(
+                        f"directions_{index}_{layer}", directions / directions.norm(dim=1, keepdim=True)
+                    )
 
     @classmethod
     def load(cls, spec: StyleSpec) -> "StyleStatistics":
@@ -78,7 +105,10 @@ class StyleStatistics(nn.Module):
                     if self.spec.smoothing:
                         features = smooth(features, self.spec.smoothing)
                     key = f"{index}/{scale}/{layer}"
-                    out[f"{key}/gram"] = gram(features.float()).flatten(1)
+                    if self.spec.sliced:
+                        out[f"{key}/sliced"] = sliced_quantiles(features, getattr(self, f"directions_{index}_{layer}"))
+                    else:
+                        out[f"{key}/gram"] = gram(features.float()).flatten(1)
                     if self.spec.moments:
                         out[f"{key}/moments"] = moments(features)
         return out
@@ -89,3 +119,19 @@ class StyleStatistics(nn.Module):
         image's statistics for a whole batch (it broadcasts)."""
         per_key = [relative_squared_distance(output[key], target[key].expand_as(output[key])) for key in output]
         return torch.stack(per_key).mean(0)
+
+
+# Style losses a model can train with (`--style-loss NAME`), beside the default ("": the relative Gram
+# distance in the model's own --features network). Which to add was decided by scripts/ceiling_test.py.
+STYLE_LOSSES: dict[str, StyleSpec] = {
+    "vgg-quarter-moments": StyleSpec("random-vgg19-quarter", moments=True),
+}
+
+
+def load_style_loss(name: str) -> StyleStatistics | None:
+    """The named style loss's networks and statistics; None for "" (the model's own Gram loss)."""
+    if not name:
+        return None
+    if name not in STYLE_LOSSES:
+        raise WaestyleError(f"unknown style loss {name!r}; choose one of {', '.join(STYLE_LOSSES)}")
+    return StyleStatistics.load(STYLE_LOSSES[name])

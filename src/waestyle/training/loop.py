@@ -25,6 +25,7 @@ from waestyle.core.errors import WaestyleError
 from waestyle.data.folders import build_dataset
 from waestyle.data.images import make_grid, save_image
 from waestyle.features import load_feature_network
+from waestyle.features.style_statistics import load_style_loss
 from waestyle.models.io import CONFIG_FILE, load_model, load_model_config, save_model
 from waestyle.models.wae import WAEStyleModel
 from waestyle.training.checkpoints import TrainingCheckpoint, latest_checkpoint, save_checkpoint
@@ -295,7 +296,12 @@ def _set_up(
     content_net = None
     if config.content_features and config.content_features != model_config.features:
         content_net = load_feature_network(config.content_features, vgg19_weights).to(device)
-    step_fn: nn.Module = LossModule(model, config, place, autocast_dtype(config.precision, device), content_net)
+    style_stats = load_style_loss(config.style_loss)
+    if style_stats is not None:
+        style_stats.to(device)
+    step_fn: nn.Module = LossModule(
+        model, config, place, autocast_dtype(config.precision, device), content_net, style_stats
+    )
     if place.world_size > 1:
         # The frozen CNN's buffers never change, so there is nothing to broadcast each step.
         step_fn = DistributedDataParallel(

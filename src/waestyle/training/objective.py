@@ -17,6 +17,7 @@ from torch import nn
 from waestyle.core.config import TrainConfig
 from waestyle.features import FeatureNetwork
 from waestyle.features.distances import content_distance, style_distance
+from waestyle.features.style_statistics import StyleStatistics
 from waestyle.models.wae import WAEStyleModel, content_fill, keep_content_channels, sample_content_sizes
 from waestyle.training.distributed import SINGLE, Distributed
 from waestyle.training.losses import (
@@ -60,8 +61,10 @@ def training_losses(
     config: TrainConfig,
     place: Distributed = SINGLE,
     content_net: FeatureNetwork | None = None,
+    style_stats: StyleStatistics | None = None,
 ) -> dict[str, torch.Tensor]:
-    """All loss terms of one batch (see the module docstring); `loss` is the weighted sum that is minimised."""
+    """All loss terms of one batch (see the module docstring); `loss` is the weighted sum that is minimised.
+    `style_stats` (config.style_loss's representation) replaces the Gram distance in the style network."""
     content_net = content_net or model.feature_net
     swap = _uses_swap(config)
     encoded = _encode(
@@ -81,7 +84,7 @@ def training_losses(
         recon_map = content_map(content_net, reconstruction)
         terms["perceptual"] = feature_loss({CONTENT: recon_map}, {CONTENT: encoded.maps[CONTENT]})
     if swap:
-        terms.update(_swap_terms(model, images, encoded, generator, config, place, content_net))
+        terms.update(_swap_terms(model, images, encoded, generator, config, place, content_net, style_stats))
     terms["loss"] = weighted_sum(terms, config)
     return terms
 
@@ -138,22 +141,31 @@ def _swap_terms(
     config: TrainConfig,
     place: Distributed,
     content_net: FeatureNetwork,
+    style_stats: StyleStatistics | None = None,
 ) -> dict[str, torch.Tensor]:
     """Style consistency: the batch decoded with its styles rolled by one, judged against its style images."""
     net, terms = model.feature_net, {}
     swapped = model.decode(encoded.z_decode, place.shard(encoded.all_styles.roll(1, dims=0)), encoded.sizes)
-    if config.style_loss_weight > 0 or config.moment_loss_weight > 0:
+    needs_images = style_stats is not None or config.colour_loss_weight > 0 or config.colour_histogram_weight > 0
+    style_images = place.shard(place.gather(images).roll(1, dims=0)) if needs_images else None
+    if style_stats is not None and config.style_loss_weight > 0:
+        with torch.no_grad():
+            targets = style_stats.statistics(style_images)
+        per_image = style_stats.distance(style_stats.statistics(swapped), targets)
+        weights = encoded.style_weights
+        terms["style"] = (per_image if weights is None else per_image * weights).mean()
+    if (style_stats is None and config.style_loss_weight > 0) or config.moment_loss_weight > 0:
         out_maps = net(swapped, net.style_layers)
         maps = encoded.maps
         targets = {name: place.shard(place.gather(maps[name]).roll(1, dims=0)) for name in net.style_layers}
-        terms["style"] = style_distance(out_maps, targets, net.style_layers, encoded.style_weights)
+        if style_stats is None:
+            terms["style"] = style_distance(out_maps, targets, net.style_layers, encoded.style_weights)
         terms["moments"] = moment_distance(out_maps, targets, net.style_layers)
     if config.content_loss_weight > 0:
         swapped_map = content_map(content_net, swapped)
         terms["content"] = content_distance(swapped_map, encoded.maps[CONTENT], encoded.content_weights)
     terms["tv"] = total_variation(swapped)
     if config.colour_loss_weight > 0 or config.colour_histogram_weight > 0:
-        style_images = place.shard(place.gather(images).roll(1, dims=0))
         if config.colour_loss_weight > 0:
             terms["colour"] = colour_moment_distance(swapped, style_images)
         if config.colour_histogram_weight > 0:  # its sort is the costly part: only when it counts
@@ -190,11 +202,14 @@ class LossModule(nn.Module):
         place: Distributed,
         autocast: torch.dtype | None,
         content_net: FeatureNetwork | None = None,
+        style_stats: StyleStatistics | None = None,
     ):
         super().__init__()
         self.model, self.config, self.place, self.autocast = model, config, place, autocast
-        self.content_net = content_net
+        self.content_net, self.style_stats = content_net, style_stats
 
     def forward(self, images: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         with torch.autocast(images.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-            return training_losses(self.model, images, generator, self.config, self.place, self.content_net)
+            return training_losses(
+                self.model, images, generator, self.config, self.place, self.content_net, self.style_stats
+            )

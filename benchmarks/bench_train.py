@@ -1,0 +1,103 @@
+"""Training throughput of the default recipe at 128 px on this machine, setting by setting.
+
+    python benchmarks/bench_train.py [--steps 12] [--batch-sizes 8 32] [--style-loss NAME]
+
+The bundled model's architecture (fresh weights) with the default recipe's second-stage objective (style and
+content consistency, Lite0 content network, nested content weighted by size, colour term), timed through the
+training loop's own step function (LossModule + Adam) on real photo crops (scikit-image's samples, no
+download). Each row adds one setting: bf16 autocast, channels-last maps, torch.compile, a larger batch.
+Pairs/s = images per second (each image is decoded with another's style once per step). Prints one table;
+nothing is asserted.
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from waestyle.core.bundled import DEFAULT_MODEL
+from waestyle.core.config import TrainConfig
+from waestyle.data.images import pil_to_tensor, resize_center_crop
+from waestyle.data.samples import photo_crops
+from waestyle.features import load_feature_network
+from waestyle.features.style_statistics import load_style_loss
+from waestyle.models.io import load_model_config
+from waestyle.models.wae import WAEStyleModel
+from waestyle.training.distributed import SINGLE
+from waestyle.training.objective import LossModule
+
+RECIPE = dict(data=["-"], style_loss_weight=1.0, content_loss_weight=0.5, content_loss_by_size=True,
+              content_features="efficientnet-lite0", content_size_power=2.0, style_size_power=1.0,
+              reconstruction_size_power=2.0, colour_loss_weight=1.0, grad_clip=1.0, lr=2e-4)  # fmt: skip
+
+
+def time_steps(step, steps: int) -> float:
+    """Median seconds per step after two warm-up steps (allocator, compilation)."""
+    step()
+    step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench(setting: dict, batch_size: int, steps: int, style_loss: str) -> float:
+    """Pairs per second of one setting."""
+    model_config = load_model_config(DEFAULT_MODEL)
+    torch.manual_seed(0)
+    model = WAEStyleModel(model_config, load_feature_network(model_config.features))
+    config = TrainConfig(**RECIPE, batch_size=batch_size, style_loss=style_loss)
+    memory_format = torch.channels_last if setting["channels_last"] else torch.contiguous_format
+    model.to(memory_format=memory_format)
+    content_net = load_feature_network("efficientnet-lite0")
+    style_stats = load_style_loss(style_loss)
+    autocast = torch.bfloat16 if setting["bf16"] else None
+    step_fn = LossModule(model, config, SINGLE, autocast, content_net, style_stats)
+    if setting["compile"]:
+        step_fn = torch.compile(step_fn)
+    optimizer = torch.optim.Adam(model.trainable_parameters(), lr=config.lr)
+    size = model_config.image_size
+    crops = photo_crops(batch_size, seed=0, min_side=size, max_side=2 * size)
+    images = torch.stack([pil_to_tensor(resize_center_crop(c, size)) for c in crops]).contiguous(
+        memory_format=memory_format
+    )
+    count = iter(range(10**9))
+
+    def step():
+        model.train()
+        terms = step_fn(images, torch.Generator().manual_seed(next(count)))
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), config.grad_clip)
+        optimizer.step()
+
+    return batch_size / time_steps(step, steps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--style-loss", default="", help="a STYLE_LOSSES name ('': the model's Gram loss)")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, style loss {args.style_loss or 'gram'}")
+    rows = [
+        ("fp32, eager (the loop's CPU default)", dict(bf16=False, channels_last=False, compile=False)),
+        ("bf16 autocast", dict(bf16=True, channels_last=False, compile=False)),
+        ("bf16 + channels-last", dict(bf16=True, channels_last=True, compile=False)),
+        ("bf16 + channels-last + compile", dict(bf16=True, channels_last=True, compile=True)),
+    ]
+    base = None
+    print("| setting | batch | pairs / s | × the default |\n| --- | --- | --- | --- |")
+    for batch_size in args.batch_sizes:
+        for label, setting in rows:
+            rate = bench(setting, batch_size, args.steps, args.style_loss)
+            base = base or rate
+            print(f"| {label} | {batch_size} | {rate:.1f} | {rate / base:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Style representations: zero distance to themselves, gradients to the pixels, and the named losses."""
+
+import pytest
+import torch
+
+from waestyle.core.config import STYLE_LOSS_CHOICES, TrainConfig
+from waestyle.core.errors import WaestyleError
+from waestyle.features.style_statistics import (
+    STYLE_LOSSES,
+    StyleSpec,
+    StyleStatistics,
+    load_style_loss,
+    sliced_quantiles,
+    smooth,
+)
+
+QUARTER = "random-vgg19-quarter"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        StyleSpec(QUARTER),
+        StyleSpec(QUARTER, seeds=(1,), scales=(1.0, 0.5), moments=True),
+        StyleSpec(QUARTER, sliced=True),
+        StyleSpec("efficientnet-lite0", smoothing=1.0),
+    ],
+)
+def test_a_style_is_at_zero_from_itself_and_a_gradient_moves_others_towards_it(spec):
+    stats = StyleStatistics.load(spec)
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand(1, 3, 64, 64, generator=generator)
+    images = torch.rand(2, 3, 64, 64, generator=generator).requires_grad_(True)
+    target_stats = stats.statistics(target)
+    assert torch.allclose(stats.distance(target_stats, target_stats), torch.zeros(1))
+    before = stats.distance(stats.statistics(images), target_stats)  # one target broadcast to the batch
+    assert before.shape == (2,) and (before > 0).all()
+    before.sum().backward()
+    with torch.no_grad():
+        after = stats.distance(stats.statistics(images - 0.01 * images.grad / images.grad.abs().max()), target_stats)
+    assert (after < before).all()
+
+
+def test_seeds_add_networks_and_scales_add_statistics():
+    stats = StyleStatistics.load(StyleSpec(QUARTER, seeds=(1, 2), scales=(1.0, 0.5), moments=True))
+    assert len(stats.networks) == 3
+    # 3 networks x 2 scales x 4 layers x (Gram, moments)
+    assert len(stats.statistics(torch.rand(1, 3, 32, 32))) == 3 * 2 * 4 * 2
+    first, second = stats.networks[0].features[0].weight, stats.networks[1].features[0].weight
+    assert first.shape == second.shape and not torch.equal(first, second)
+
+
+def test_smoothing_is_a_softmax_with_mean_one_and_sliced_quantiles_are_sorted():
+    features = torch.randn(2, 4, 8, 8)
+    smoothed = smooth(features, 1.0)
+    assert (smoothed > 0).all() and torch.allclose(smoothed.mean(dim=(1, 2, 3)), torch.ones(2))
+    # a larger temperature flattens it towards 1 everywhere
+    assert smooth(features, 10.0).std() < smoothed.std()
+    quantiles = sliced_quantiles(features, torch.eye(4)).view(2, 4, -1)
+    assert (quantiles.diff(dim=2) >= 0).all()
+    assert torch.allclose(quantiles[..., -1], features.flatten(2).amax(2))
+
+
+def test_named_style_losses_match_the_config_choices_and_bad_names_are_refused():
+    assert tuple(STYLE_LOSSES) == STYLE_LOSS_CHOICES
+    assert load_style_loss("") is None
+    assert isinstance(load_style_loss(STYLE_LOSS_CHOICES[0]), StyleStatistics)
+    with pytest.raises(WaestyleError, match="unknown style loss"):
+        load_style_loss("nope")
+    with pytest.raises(WaestyleError, match="unknown --style-loss"):
+        TrainConfig(style_loss="nope")
