@@ -102,6 +102,12 @@ def add_train(commands) -> None:
     train.add_argument(
         "--compile", action="store_true", default=None, help="torch.compile the training step (GPU, long runs)"
     )
+    train.add_argument(
+        "--device-data",
+        action="store_true",
+        default=None,
+        help="hold the training set on the device and cut, flip and colour-jitter each batch there (GPU runs)",
+    )
     train.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     add_common_options(train)
 

@@ -161,6 +161,8 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample grids in RUN_DIR/samples
     log_every: int = 10  # steps between rows of RUN_DIR/log.csv
     workers: int = 0  # data-loading processes per training process
+    # hold the training set on the device as uint8 and cut, flip and colour-jitter each batch there (GPUs)
+    device_data: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS  # training images larger than this are refused
     device: str = "cpu"
     # auto: bf16 autocast on CUDA, fp32 on CPU (where bf16 is slow and changes results)

@@ -8,7 +8,7 @@ import csv
 import math
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from waestyle.features.style_statistics import load_style_loss
 from waestyle.models.io import CONFIG_FILE, load_model, load_model_config, save_model
 from waestyle.models.wae import WAEStyleModel
 from waestyle.training.checkpoints import TrainingCheckpoint, latest_checkpoint, save_checkpoint
+from waestyle.training.device_data import DeviceBatches, load_to_device, stored_side
 from waestyle.training.distributed import Distributed, setup_distributed, teardown_distributed
 from waestyle.training.objective import OPTIONAL_TERMS, LossModule
 from waestyle.training.sampler import StepBatchSampler
@@ -276,7 +277,6 @@ def _set_up(
     vgg19_weights: str | Path | None,
 ) -> _Run:
     """The model (new, fine-tuned or resumed), its optimiser, the step function and the batches."""
-    dataset = build_dataset(config.data, model_config.image_size, config.max_pixels)
     feature_net = load_feature_network(model_config.features, vgg19_weights)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # initial weights depend on the seed alone
@@ -310,13 +310,30 @@ def _set_up(
     if config.compile:
         step_fn = torch.compile(step_fn)
     start_step = checkpoint.step if checkpoint else 0
-    sampler = StepBatchSampler(len(dataset), config.batch_size, config.seed, start_step, config.steps, place)
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.workers, pin_memory=device.type == "cuda",
-                        persistent_workers=config.workers > 0)  # fmt: skip
+    loader, preview = _batches(model_config, config, start_step, place, device)
+    return _Run(model, optimizer, step_fn, loader, memory_format, preview, start_step, device)
+
+
+def _batches(
+    model_config: ModelConfig, config: TrainConfig, start_step: int, place: Distributed, device: torch.device
+) -> tuple[Iterable[torch.Tensor], torch.Tensor | None]:
+    """This process's batches from `start_step` on, and eight images for the sample grids (main process)."""
+    size = model_config.image_size
+    if config.device_data:
+        dataset = build_dataset(config.data, stored_side(size), config.max_pixels)
+        images = load_to_device(dataset, device, config.workers, progress=place.is_main)
+        loader = DeviceBatches(images, size, config.batch_size, config.seed, start_step, config.steps, place)
+    else:
+        dataset = build_dataset(config.data, size, config.max_pixels)
+        sampler = StepBatchSampler(len(dataset), config.batch_size, config.seed, start_step, config.steps, place)
+        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.workers,
+                            pin_memory=device.type == "cuda", persistent_workers=config.workers > 0)  # fmt: skip
     # Eight images spread over the data set (its folders in order), so the preview shows every kind of image.
     spread = sorted({i * len(dataset) // 8 for i in range(8)})
     preview = torch.stack([dataset[i] for i in spread]).to(device) if place.is_main else None
-    return _Run(model, optimizer, step_fn, loader, memory_format, preview, start_step, device)
+    if preview is not None and preview.shape[-1] != size:
+        preview = torch.nn.functional.interpolate(preview, size=(size, size), mode="bilinear", antialias=True)
+    return loader, preview
 
 
 def _step(run: _Run, images: torch.Tensor, step: int, config: TrainConfig) -> dict[str, torch.Tensor]:
