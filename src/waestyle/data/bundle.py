@@ -3,7 +3,8 @@
 A remote GPU run receives the repository and its data together under a size limit. The bundle keeps the
 prepared set's layout (photos/, styles/, SOURCES.md, files.csv) and takes crops round-robin over their source
 pictures (every picture's first crop, then every second crop, ...), re-encoded as JPEG, until the budget is
-spent: the set gets smaller by losing repeats of a picture before it loses any picture.
+spent (contents and styles each in proportion to their share of the set): the set gets smaller by losing
+repeats of a picture before it loses any picture.
 """
 
 import csv
@@ -33,11 +34,9 @@ def _round_robin(rows: list[dict]) -> list[dict]:
     return ordered
 
 
-def _encode(path: Path, size: int, quality: int) -> bytes:
+def _encode(path: Path, quality: int) -> bytes:
     with Image.open(path) as image:
         image = image.convert("RGB")
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=quality)
         return buffer.getvalue()
@@ -54,19 +53,24 @@ def write_bundle(source: Path, out: Path, max_mb: float, quality: int = 80, prog
         raise WaestyleError("--quality must be from 1 to 95 and --max-mb positive")
     with listing.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    budget, used, kept = max_mb * 1e6, 0, []
     for name in ("photos", "styles"):
         (out / name).mkdir(parents=True, exist_ok=True)
-    for row in tqdm(_round_robin(rows), desc="bundle", unit="image", disable=not progress):
-        with Image.open(source / row["file"]) as probe:
-            size = probe.size[0]
-        data = _encode(source / row["file"], size, quality)
-        if used + len(data) > budget:
-            continue  # a smaller crop further on may still fit
-        name = str(Path(row["file"]).with_suffix(".jpg"))
-        atomic_write_bytes(out / name, data)
-        used += len(data)
-        kept.append({**row, "file": name})
+    used, kept = 0, []
+    with tqdm(total=len(rows), desc="bundle", unit="image", disable=not progress) as bar:
+        for role in ("photos", "styles"):
+            # Each role gets the budget in proportion to its share of the set, so neither crowds out the other.
+            mine = [row for row in rows if row["file"].startswith(role)]
+            budget, spent = max_mb * 1e6 * len(mine) / max(1, len(rows)), 0
+            for row in _round_robin(mine):
+                bar.update()
+                data = _encode(source / row["file"], quality)
+                if spent + len(data) > budget:
+                    continue  # a smaller crop further on may still fit
+                name = str(Path(row["file"]).with_suffix(".jpg"))
+                atomic_write_bytes(out / name, data)
+                spent += len(data)
+                kept.append({**row, "file": name})
+            used += spent
     if (source / "SOURCES.md").is_file():
         shutil.copyfile(source / "SOURCES.md", out / "SOURCES.md")
     with (out / FILES).open("w", newline="") as handle:

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# One time-boxed training burst on a GPU machine that has PyTorch but not waestyle's packages or data, resumable
+# across bursts and machines: the run's checkpoint files are all it needs.
+#
+#   bash scripts/gpu_burst.sh run              # there: train RUN_DIR for MINUTES, copy what a resume needs to $OUT
+#   bash scripts/gpu_burst.sh collect DIR      # here: put the files that came back (DIR) into RUN_DIR
+#
+# Before the first burst, here (the data and the cut feature weights travel with the repository, 64 MiB in all):
+#   waestyle data prepare --out runs/data256 --size 256
+#   waestyle data bundle runs/data256 --out runs/bundle --max-mb 30
+#   python scripts/export_feature_weights.py --out runs/weights
+# then run `bash scripts/gpu_burst.sh run` on the GPU machine carrying runs/bundle, runs/weights and, to resume,
+# RUN_DIR (its newest checkpoint only: `collect` keeps just that). Each burst writes a checkpoint when its time
+# is up (train --max-minutes), in files of at most 15 MiB; `collect` then `run` again goes on from it.
+# Settings (environment): RUN_DIR (runs/burst), MINUTES (8), DEVICE (cuda), BATCH (128), IMAGE_SIZE (256),
+# STEPS (the run's total, 100000), and any extra `waestyle train` options after the action.
+set -euo pipefail
+ACTION=${1:-run}
+RUN_DIR=${RUN_DIR:-runs/burst}
+DATA=${DATA:-runs/bundle}
+
+if [ "$ACTION" = collect ]; then
+  FROM=${2:?usage: gpu_burst.sh collect DIR}
+  mkdir -p "$RUN_DIR/checkpoints"
+  rm -f "$RUN_DIR"/checkpoints/step-*.safetensors  # the newest checkpoint is the one that came back
+  cp "$FROM"/step-*.safetensors "$RUN_DIR/checkpoints/"
+  for f in config.json model.safetensors log.csv; do [ -f "$FROM/$f" ] && cp "$FROM/$f" "$RUN_DIR/"; done
+  cp "$FROM"/sample-*.png "$RUN_DIR/" 2>/dev/null || true
+  echo "collected into $RUN_DIR: $(ls "$RUN_DIR/checkpoints" | tr '\n' ' ')"
+  exit 0
+fi
+
+# No progress bar in a log (TQDM_MININTERVAL: a line a minute); the log.csv rows say how it goes.
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" WAESTYLE_FEATURE_WEIGHTS="$PWD/runs/weights" \
+  PYTHONUNBUFFERED=1 TQDM_MININTERVAL=60
+PYTHON=${PYTHON:-python3}
+OUT=${OUT:-$RUN_DIR/out}
+mkdir -p "$OUT"
+resume=(); [ -d "$RUN_DIR/checkpoints" ] && resume=(--resume)
+"$PYTHON" -m waestyle train --out "$RUN_DIR" "${resume[@]}" --data "$DATA/photos" --data "$DATA/styles" \
+  --device "${DEVICE:-cuda}" --device-data --precision bf16 --workers "${WORKERS:-8}" \
+  --max-minutes "${MINUTES:-8}" --steps "${STEPS:-100000}" --batch-size "${BATCH:-128}" \
+  --image-size "${IMAGE_SIZE:-256}" --checkpoint-every 1000 --sample-every 1000 --log-every 10 "${@:2}" \
+  2>&1 | tr '\r' '\n' | tee "$OUT/train.txt"
+# What a resume needs (the newest checkpoint, main file and parts), the model folder, the log, the last sample.
+newest=$(ls "$RUN_DIR"/checkpoints/step-????????.safetensors | tail -1)
+cp "${newest%.safetensors}"*.safetensors "$OUT/"
+cp "$RUN_DIR/config.json" "$RUN_DIR/model.safetensors" "$RUN_DIR/log.csv" "$OUT/"
+last=$(ls "$RUN_DIR"/samples/*.png | tail -1) && cp "$last" "$OUT/sample-$(basename "$last")"
+"$PYTHON" - "$RUN_DIR/log.csv" <<'EOF'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+rates = [float(r["images_per_s"]) for r in rows[len(rows) // 5:]]  # after warm-up and compilation
+print(f"steps {rows[0]['step']}-{rows[-1]['step']}, pairs/s (median after warm-up) {statistics.median(rates):.0f}")
+EOF
+ls -la "$OUT"
