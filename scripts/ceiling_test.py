@@ -35,20 +35,23 @@ from waestyle.features.style_statistics import StyleSpec, StyleStatistics
 from waestyle.stylize.stylizer import Stylizer
 
 QUARTER = "random-vgg19-quarter"
+LITE0, PIXELS = StyleSpec("efficientnet-lite0"), StyleSpec("pixels", moments=True)
 CANDIDATES = {
     "random VGG19/4 Gram (today's training loss)": StyleSpec(QUARTER),
     "random VGG19/4 Gram + mean/std": StyleSpec(QUARTER, moments=True),
     "random VGG19/4 Gram, pyramid 1, 1/2, 1/4": StyleSpec(QUARTER, scales=(1.0, 0.5, 0.25)),
-    "Lite0 Gram (pretrained, raw activations)": StyleSpec("efficientnet-lite0"),
+    "Lite0 Gram (pretrained, raw activations)": LITE0,
     "Lite0 SWAG, T = 1 sd": StyleSpec("efficientnet-lite0", smoothing=1.0),
     "random VGG19/4 sliced Wasserstein": StyleSpec(QUARTER, sliced=True),
     "Lite0 sliced Wasserstein": StyleSpec("efficientnet-lite0", sliced=True),
-    "Lite1 SWAG, T = 1 sd": StyleSpec("efficientnet-lite1", smoothing=1.0),
-    "Lite0 SWAG, T = 0.5 sd": StyleSpec("efficientnet-lite0", smoothing=0.5),
+    "Lite0 Gram + pixel colours (Gram, mean/std)": (LITE0, PIXELS),
+    "Lite1 Gram (pretrained, raw activations)": StyleSpec("efficientnet-lite1"),
+    "Lite0 Gram + mean/std + pixel colours": (StyleSpec("efficientnet-lite0", moments=True), PIXELS),
+    "Lite0 Gram, pyramid 1, 1/2 + pixel colours": (StyleSpec("efficientnet-lite0", scales=(1.0, 0.5)), PIXELS),
+    "Lite0 Gram + random VGG19/4 Gram + mean/std + pixel colours": (LITE0, StyleSpec(QUARTER, moments=True), PIXELS),
     "Lite0 SWAG, T = 2 sd": StyleSpec("efficientnet-lite0", smoothing=2.0),
-    "Lite1 Gram + mean/std": StyleSpec("efficientnet-lite1", moments=True),
+    "Lite1 SWAG, T = 1 sd": StyleSpec("efficientnet-lite1", smoothing=1.0),
     "random VGG19/4 Gram, 3 seeds": StyleSpec(QUARTER, seeds=(1, 2)),
-    "random VGG19/4, 3 seeds, pyramid, mean/std": StyleSpec(QUARTER, seeds=(1, 2), scales=(1.0, 0.5), moments=True),
     "random VGG19 full width Gram": StyleSpec("random-vgg19"),
 }
 

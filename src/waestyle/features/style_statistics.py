@@ -70,60 +70,90 @@ def moments(features: torch.Tensor) -> torch.Tensor:
     return torch.cat([flat.mean(2), (flat.var(2, unbiased=False) + 1e-5).sqrt()], dim=1)
 
 
-class StyleStatistics(nn.Module):
-    """The frozen networks of a `StyleSpec` and the statistics they give an image batch."""
+class Pixels(FeatureNetwork):
+    """The image itself as one "layer": its colours' Gram matrix (second moments), moments or quantiles."""
 
-    def __init__(self, spec: StyleSpec, networks: list[FeatureNetwork]):
+    name, style_layers, content_layer, channels = "pixels", ("rgb",), "rgb", {"rgb": 3}
+
+    def forward(self, images: torch.Tensor, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        return {"rgb": images}
+
+
+def _networks(spec: StyleSpec) -> list[FeatureNetwork]:
+    if spec.network == "pixels":
+        return [Pixels()]
+    networks = [load_feature_network(spec.network)]
+    if spec.seeds:
+        divisor = RANDOM_VGG19[spec.network][0]  # KeyError: seeds only make sense for a random VGG
+        networks += [seeded_vgg19(f"{spec.network}-seed{seed}", divisor, seed) for seed in spec.seeds]
+    return networks
+
+
+class StyleStatistics(nn.Module):
+    """The frozen networks of one or more `StyleSpec`s (parts) and the statistics they give an image batch."""
+
+    def __init__(self, specs: tuple[StyleSpec, ...], networks: list[list[FeatureNetwork]]):
         super().__init__()
-        self.spec = spec
-        self.networks = nn.ModuleList(networks)
-        if spec.sliced:  # as many fixed directions as channels, per network and layer, from a fixed seed
-            generator = torch.Generator().manual_seed(0)
-            for index, net in enumerate(networks):
+        self.specs = specs
+        self.parts = nn.ModuleList(nn.ModuleList(nets) for nets in networks)
+        generator = torch.Generator().manual_seed(0)
+        for part, (spec, nets) in enumerate(zip(specs, networks, strict=True)):
+            for index, net in enumerate(nets if spec.sliced else []):  # fixed directions, as many as channels
                 for layer in net.style_layers:
-                    channels = net.channels[layer]
-                    directions = torch.randn(channels, channels, generator=generator)
+                    directions = torch.randn(net.channels[layer], net.channels[layer], generator=generator)
                     self.register_buffer(
-                        f"directions_{index}_{layer}", directions / directions.norm(dim=1, keepdim=True)
+                        f"directions_{part}_{index}_{layer}", directions / directions.norm(dim=1, keepdim=True)
                     )
 
     @classmethod
-    def load(cls, spec: StyleSpec) -> "StyleStatistics":
-        networks = [load_feature_network(spec.network)]
-        if spec.seeds:
-            divisor = RANDOM_VGG19[spec.network][0]  # KeyError: seeds only make sense for a random VGG
-            networks += [seeded_vgg19(f"{spec.network}-seed{seed}", divisor, seed) for seed in spec.seeds]
-        return cls(spec, networks)
+    def load(cls, specs: "StyleSpec | tuple[StyleSpec, ...]") -> "StyleStatistics":
+        specs = (specs,) if isinstance(specs, StyleSpec) else tuple(specs)
+        return cls(specs, [_networks(spec) for spec in specs])
+
+    @property
+    def networks(self) -> list[FeatureNetwork]:
+        return [net for nets in self.parts for net in nets]
 
     def statistics(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{key: (B, D)} for every network, scale, layer and statistic; gradients flow to `images`."""
+        """{key: (B, D)} for every part, network, scale, layer and statistic; gradients flow to `images`."""
         out = {}
-        for scale in self.spec.scales:
-            scaled = images if scale == 1 else F.interpolate(images, scale_factor=scale, mode="area")
-            for index, net in enumerate(self.networks):
-                for layer, features in net(scaled, net.style_layers).items():
-                    if self.spec.smoothing:
-                        features = smooth(features, self.spec.smoothing)
-                    key = f"{index}/{scale}/{layer}"
-                    if self.spec.sliced:
-                        out[f"{key}/sliced"] = sliced_quantiles(features, getattr(self, f"directions_{index}_{layer}"))
-                    else:
-                        out[f"{key}/gram"] = gram(features.float()).flatten(1)
-                    if self.spec.moments:
-                        out[f"{key}/moments"] = moments(features)
+        for part, (spec, nets) in enumerate(zip(self.specs, self.parts, strict=True)):
+            for scale in spec.scales:
+                scaled = images if scale == 1 else F.interpolate(images, scale_factor=scale, mode="area")
+                for index, net in enumerate(nets):
+                    for layer, features in net(scaled, net.style_layers).items():
+                        key = f"{part}/{index}/{scale}/{layer}"
+                        out.update(self._layer_statistics(key, spec, features))
+        return out
+
+    def _layer_statistics(self, key: str, spec: StyleSpec, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        if spec.smoothing:
+            features = smooth(features, spec.smoothing)
+        part, index, _, layer = key.split("/")
+        out = {}
+        if spec.sliced:
+            out[f"{key}/sliced"] = sliced_quantiles(features, getattr(self, f"directions_{part}_{index}_{layer}"))
+        else:
+            out[f"{key}/gram"] = gram(features.float()).flatten(1)
+        if spec.moments:
+            out[f"{key}/moments"] = moments(features)
         return out
 
     @staticmethod
     def distance(output: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B,) relative squared distance per image, averaged over every statistic; `target` may hold one
-        image's statistics for a whole batch (it broadcasts)."""
-        per_key = [relative_squared_distance(output[key], target[key].expand_as(output[key])) for key in output]
-        return torch.stack(per_key).mean(0)
+        """(B,) relative squared distance per image: averaged over each part's statistics, then over the parts
+        (each part counts the same, whatever its number of layers); `target` may hold one image's statistics for
+        a whole batch (it broadcasts)."""
+        parts: dict[str, list[torch.Tensor]] = {}
+        for key in output:
+            distance = relative_squared_distance(output[key], target[key].expand_as(output[key]))
+            parts.setdefault(key.split("/")[0], []).append(distance)
+        return torch.stack([torch.stack(values).mean(0) for values in parts.values()]).mean(0)
 
 
 # Style losses a model can train with (`--style-loss NAME`), beside the default ("": the relative Gram
 # distance in the model's own --features network). Which to add was decided by scripts/ceiling_test.py.
-STYLE_LOSSES: dict[str, StyleSpec] = {
+STYLE_LOSSES: dict[str, StyleSpec | tuple[StyleSpec, ...]] = {
     "vgg-quarter-moments": StyleSpec("random-vgg19-quarter", moments=True),
 }
 

@@ -53,7 +53,9 @@ def reflect_conv3x3(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     all the decoder's convolutions together (benchmarks/bench_peer.py). Reflection makes the pad row repeat the
     second row, so a frame output is a 2-tap convolution with the outer taps summed: it reads views of x only.
     """
-    if min(x.shape[-2:]) < 3:  # no inner row or column to frame
+    # With gradients (training), the plain padded convolution: the frame's eight small convolutions cost more
+    # in their backward passes than the copy they avoid (the padded copy only hurt compiled inference).
+    if min(x.shape[-2:]) < 3 or torch.is_grad_enabled():  # (or no inner row or column to frame)
         return conv(x)
     weight, bias = conv.weight, conv.bias
     out = F.conv2d(x, weight, bias, padding=1)
