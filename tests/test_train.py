@@ -6,8 +6,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from waestyle.core.config import ModelConfig, TrainConfig
+from waestyle.core.config import STYLE_LOSS_CHOICES, ModelConfig, TrainConfig
 from waestyle.core.errors import WaestyleError
+from waestyle.features import load_feature_network
 from waestyle.training.loop import train
 
 SMALL = ModelConfig(image_size=32, content_dim=16, style_dim=8)
@@ -217,3 +218,25 @@ def test_fine_tuning_a_model_with_a_size_aware_decoder_and_colour_and_reconstruc
     }  # fmt: skip
     # The same draws; each image's reconstruction term is scaled by k / 8 <= 1.
     assert 0 < own[1.0] < own[0.0]
+
+
+def test_a_named_style_loss_trains_and_replaces_the_gram_term(tmp_path, image_dir):
+    """--style-loss: the style term is the representation's distance (not the --features Gram distance), and the
+    networks it reads are neither trained nor saved."""
+    from waestyle.features.style_statistics import load_style_loss
+    from waestyle.models.wae import WAEStyleModel
+    from waestyle.training.objective import training_losses
+
+    model = ModelConfig(arch="spatial", image_size=32, content_dim=8, style_dim=8, content_stride=4, base_channels=8,
+                        features="random-vgg19-quarter", nested_content=True)  # fmt: skip
+    name = STYLE_LOSS_CHOICES[0]
+    config = _config(image_dir, style_loss_weight=1.0, content_loss_weight=0.5, style_loss=name, log_every=1)
+    result = train(model, config, tmp_path / "run", progress=False)
+    assert all(h["style"] > 0 for h in result.history)
+    assert not any(k.startswith(("feature_net", "style_stats")) for k in _weights(tmp_path / "run"))
+    torch.manual_seed(0)
+    net = WAEStyleModel(model, load_feature_network(model.features))
+    images = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    terms = [training_losses(net, images, torch.Generator().manual_seed(2), config, style_stats=stats)["style"]
+             for stats in (None, load_style_loss(name))]  # fmt: skip
+    assert terms[0] > 0 and terms[1] > 0 and terms[0] != terms[1]
