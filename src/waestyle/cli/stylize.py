@@ -77,6 +77,14 @@ def _add_style_options(sub: argparse.ArgumentParser) -> None:
         "--strength", type=float, default=1.0, help="0 keeps the content's own style, 1 the style image's (default: 1)"
     )
     sub.add_argument("--keep-colors", action="store_true", help="keep the content's colours, take only texture")
+    sub.add_argument(
+        "--refine",
+        type=int,
+        default=0,
+        metavar="N",
+        help="search the style latent N steps towards the style image's statistics: more of its style, about "
+        "0.1 s a step per image (default: 0, off)",
+    )
 
 
 def run_stylize(args: argparse.Namespace) -> int:
@@ -87,6 +95,8 @@ def run_stylize(args: argparse.Namespace) -> int:
         raise WaestyleError("--batch-size must be at least 1, --size between 1 and 8192, --max-side at least 16")
     if not 0.1 <= args.style_scale <= 10:
         raise WaestyleError(f"--style-scale must be from 0.1 to 10, got {args.style_scale}")
+    if not 0 <= getattr(args, "refine", 0) <= 1000:
+        raise WaestyleError(f"--refine must be from 0 to 1000 steps, got {args.refine}")
     transfer = args.command == "transfer"
     contents, content_folder = expand_inputs(args.content)
     style_files, style_folder, mixed = _style_sources(args) if transfer else ([None], False, None)
@@ -105,7 +115,7 @@ def run_stylize(args: argparse.Namespace) -> int:
         styles = [(None, None)]
     controls = {"content_dim": args.content_dim, "long_side": args.size, "style_scale": args.style_scale}
     if transfer:
-        controls.update(strength=args.strength, keep_colors=args.keep_colors)
+        controls.update(strength=args.strength, keep_colors=args.keep_colors, refine=args.refine)
     run_pairs(
         stylizer,
         contents,
@@ -156,7 +166,7 @@ def _mixed_style(stylizer, specs: list[str], args: argparse.Namespace, max_pixel
         stylizer.random_style(args.seed + i) if spec == "random" else load_image(spec, max_pixels)
         for i, spec in enumerate(specs)
     ]
-    return stylizer.mix_styles(styles, weights)
+    return stylizer.style(styles, weights)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -155,6 +155,7 @@ class StyleStatistics(nn.Module):
 # distance in the model's own --features network). Which to add was decided by scripts/ceiling_test.py.
 STYLE_LOSSES: dict[str, StyleSpec | tuple[StyleSpec, ...]] = {
     "vgg-quarter-moments": StyleSpec("random-vgg19-quarter", moments=True),
+    "lite0-pixels": (StyleSpec("efficientnet-lite0"), StyleSpec("pixels", moments=True)),
 }
 
 

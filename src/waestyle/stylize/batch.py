@@ -16,6 +16,7 @@ from waestyle.core.config import DEFAULT_MAX_PIXELS
 from waestyle.core.errors import WaestyleError
 from waestyle.data.images import load_image, save_image
 from waestyle.data.sources import find_images
+from waestyle.stylize.controls import Style
 from waestyle.stylize.stylizer import Stylizer
 
 
@@ -73,9 +74,10 @@ def _load_all(paths: Sequence[Path], max_pixels: int, report: BatchReport, stric
 
 def style_latents(
     stylizer: Stylizer, styles: Sequence[Path], max_pixels: int, report: BatchReport, strict: bool
-) -> list[tuple[Path, torch.Tensor]]:
-    """One z_s per readable style image, each computed once for all the contents it is used with."""
-    return [(path, stylizer.style_latent(image)) for path, image in _load_all(styles, max_pixels, report, strict)]
+) -> list[tuple[Path, Style]]:
+    """One style (z_s and the image as read, for refinement) per readable style image, each computed once for
+    all the contents it is used with."""
+    return [(path, stylizer.style(image)) for path, image in _load_all(styles, max_pixels, report, strict)]
 
 
 def run_pairs(

@@ -4,12 +4,30 @@ All of them are cheap: they act on z_s and z_c, not on pixels, so one encoding s
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
 from waestyle.core.config import ModelConfig
 from waestyle.core.errors import WaestyleError
 from waestyle.models.wae import content_fill, keep_content_channels
+
+
+@dataclass
+class Style:
+    """A style latent with what it came from: the style images as the encoder read them (None for a prior
+    sample) and their mixing weights, so that refinement can aim at their statistics."""
+
+    latent: torch.Tensor
+    sources: list[torch.Tensor | None]
+    weights: list[float]
+
+    def refinable(self) -> list[tuple[torch.Tensor, float]]:
+        """(image batch, weight) of the parts refinement can aim at: the images, not the prior samples."""
+        parts = [(s, w) for s, w in zip(self.sources, self.weights, strict=True) if s is not None and w > 0]
+        if not parts:
+            raise WaestyleError("refinement needs a style image to aim at; a style drawn from the prior has none")
+        return parts
 
 
 def is_latent(value: object) -> bool:

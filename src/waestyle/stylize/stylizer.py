@@ -14,7 +14,9 @@ Controls (all optional, all cheap: they act on latents, not pixels):
 `strength` moves z_s from the content's own style (0) to the style image's (1);
 `content_dim` keeps only the first k channels of z_c (models trained with nested content);
 `keep_colors` keeps the content's colours, taking only the stylised luminance;
-`style_scale` (spatial models) makes the style's texture larger (> 1) or finer (< 1) on the picture.
+`style_scale` (spatial models) makes the style's texture larger (> 1) or finer (< 1) on the picture;
+`refine` (N steps, about 0.1 s each) searches z_s for a code whose output matches the style image's statistics
+better (refine.py): the one control that costs time.
 """
 
 from collections.abc import Sequence
@@ -32,6 +34,7 @@ from waestyle.features import load_feature_network
 from waestyle.models.io import load_model
 from waestyle.models.wae import WAEStyleModel
 from waestyle.stylize.controls import (
+    Style,
     is_latent,
     mix_latents,
     prior_style,
@@ -47,6 +50,7 @@ from waestyle.stylize.inputs import (
     work_batch,
 )
 from waestyle.stylize.networks import InferenceNetworks
+from waestyle.stylize.refine import Refiner, RefineSettings
 from waestyle.stylize.resolution import resize, scaled_size, work_long_side
 
 
@@ -73,6 +77,7 @@ class Stylizer:
         self.networks = InferenceNetworks(model, self.device, precision, backend, compile)
         self.model, self.max_side = self.networks.model, max_side
         self.backend, self.bf16, self.compiled = self.networks.backend, self.networks.bf16, self.networks.compiled
+        self._refiner: Refiner | None = None  # its networks load on the first refinement
 
     @classmethod
     def load(
@@ -155,6 +160,17 @@ class Stylizer:
         """One z_s mixing several styles (images or latents) with `weights`, scaled to sum to 1."""
         return mix_latents([s.to(self.device) if is_latent(s) else self.style_latent(s) for s in styles], weights)
 
+    def style(self, styles: ImageLike | Sequence[ImageLike], weights: Sequence[float] | None = None) -> Style:
+        """A style (one image, or several images and latents mixed by `weights`) that remembers its images,
+        so `transfer(..., refine=N)` can aim at their statistics; usable wherever a latent is."""
+        parts = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+        sources = [None if is_latent(s) else self.style_batch(s) for s in parts]
+        encode = self.networks.encode_style
+        latents = [s.to(self.device) if b is None else encode(b) for s, b in zip(parts, sources, strict=True)]
+        weights = [1.0] * len(parts) if weights is None else [float(w) for w in weights]
+        latent = mix_latents(latents, weights)  # checks the weights
+        return Style(latent, sources, [w / sum(weights) for w in weights])
+
     def random_style(self, seed: int) -> torch.Tensor:
         """A new style drawn from the prior N(0, I): WAE training makes z_s follow it, so samples decode sensibly."""
         return prior_style(self.config.style_dim, seed).to(self.device)
@@ -174,16 +190,21 @@ class Stylizer:
         keep_colors: bool = False,
         long_side: int | None = None,
         style_scale: float = 1.0,
+        refine: int = 0,
     ) -> ImageLike:
-        """`content` in the style of `style` (an image, or a latent from `style_latent`, `mix_styles`,
-        `random_style`; None means the content's own style).
+        """`content` in the style of `style` (an image, a `Style` from `style`, or a latent from `style_latent`,
+        `mix_styles`, `random_style`; None means the content's own style); `refine`: see the module docstring
+        (it needs the style's images: an image or a `Style`).
 
         A PIL content gives a PIL image (size: see the module docstring); a tensor batch gives a
         tensor, (B, 3, S, S) for a global model and (B, 3, H, W) for a spatial one. A single style
         applies to every image of the batch.
         """
-        z_style = None if style is None else (style if is_latent(style) else self.style_latent(style))
-        controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors}
+        if refine and style is not None and not isinstance(style, Style) and not is_latent(style):
+            style = self.style(style)
+        z_style = None if style is None else (style if is_latent(style) or isinstance(style, Style) else
+                                              self.style_latent(style))  # fmt: skip
+        controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors, "refine": refine}
         if isinstance(content, Image.Image):
             controls.update(long_side=long_side, style_scale=style_scale)
             return self.transfer_images([content], [z_style], **controls)[0][0]
@@ -193,8 +214,8 @@ class Stylizer:
             reference = batch
         else:  # stylised and returned as S x S squares
             work = reference = self.to_batch(batch, crop=False)
-        z_styles = resolve_styles([z_style], strength, lambda: self.style_latent(batch))
-        out = self._stylise(work, z_styles, content_dim)[0]
+        z_styles = resolve_styles([_latent(z_style)], strength, lambda: self.style_latent(batch))
+        out = self._stylise(work, z_styles, content_dim, refine, [z_style])[0]
         return finish_batch(out, reference, spatial=self.spatial, keep_colors=keep_colors)
 
     def reconstruct(
@@ -219,8 +240,10 @@ class Stylizer:
         long_side: int | None = None,
         style_scale: float = 1.0,
         batch_size: int = 16,
+        refine: int = 0,
     ) -> list[list[Image.Image]]:
-        """Many PIL contents, each with every style latent (None: the content's own): `results[style][content]`.
+        """Many PIL contents, each with every style latent or `Style` (None: the content's own):
+        `results[style][content]`. With `refine`, every pair is refined (the styles must be `Style`s).
 
         Contents are encoded once per batch (batched where sizes allow) and shared by all the styles.
         """
@@ -229,8 +252,9 @@ class Stylizer:
         for start in range(0, len(contents), step):
             chunk = contents[start : start + step]
             work = torch.cat([self.work_batch(image, style_scale) for image in chunk])
-            resolved = resolve_styles(z_styles, strength, partial(self._own_styles, chunk))
-            for per_style, decoded in zip(results, self._stylise(work, resolved, content_dim), strict=True):
+            resolved = resolve_styles([_latent(z) for z in z_styles], strength, partial(self._own_styles, chunk))
+            decoded_styles = self._stylise(work, resolved, content_dim, refine, z_styles)
+            for per_style, decoded in zip(results, decoded_styles, strict=True):
                 for image, tensor in zip(chunk, decoded, strict=True):
                     size = output_size(image.size, long_side or (max(image.size) if self.spatial else self.image_size))
                     per_style.append(finish_image(image, tensor, size, spatial=self.spatial, keep_colors=keep_colors))
@@ -241,9 +265,34 @@ class Stylizer:
         return torch.cat([self.style_latent(image) for image in images])
 
     def _stylise(
-        self, work: torch.Tensor, z_styles: Sequence[torch.Tensor], content_dim: int | None
+        self,
+        work: torch.Tensor,
+        z_styles: Sequence[torch.Tensor],
+        content_dim: int | None,
+        refine: int = 0,
+        styles: Sequence[Style | torch.Tensor | None] = (),
     ) -> list[torch.Tensor]:
-        return self.networks.stylise(work, [z.to(self.device) for z in z_styles], content_dim)
+        z_styles = [z.to(self.device) for z in z_styles]
+        if refine:
+            pairs = zip(z_styles, styles, strict=True)
+            z_styles = [self._refined(work, z, style, refine, content_dim) for z, style in pairs]
+        return self.networks.stylise(work, z_styles, content_dim)
+
+    def _refined(self, work: torch.Tensor, z_style: torch.Tensor, style, steps: int, content_dim: int | None):
+        """z_s refined for each content of `work` (one code per content image)."""
+        if not isinstance(style, Style):
+            raise WaestyleError("refinement needs the style's images: pass a style image or stylizer.style(...)")
+        if self._refiner is None:
+            self._refiner = Refiner(self.model, self.device)
+        target = self._refiner.target(*zip(*style.refinable(), strict=True))
+        settings = RefineSettings(steps=steps)
+        z_style = z_style.expand(len(work), -1)
+        return torch.cat([self._refiner.refine(work[i : i + 1], z_style[i : i + 1], target, settings, content_dim)
+                          for i in range(len(work))])  # fmt: skip
+
+
+def _latent(style: Style | torch.Tensor | None) -> torch.Tensor | None:
+    return style.latent if isinstance(style, Style) else style
 
 
 def _first_mismatch(err: RuntimeError) -> str:

@@ -1,0 +1,105 @@
+"""Refinement: a few optimiser steps on the style latent, at transfer time, towards the style image's statistics.
+
+The WAE's style latent is a 64-vector with a known prior, and its decoder draws only images like those it was
+trained on; so instead of optimising pixels (Gatys et al.: minutes, noise), search z_s for the code whose output
+best matches the style image in a style representation (features/style_statistics.py, `loss`), starting from
+the style encoder's answer. The search runs on the content at a small working size (`side`), then the refined
+code decodes the photo at any size as usual. The objective per step:
+
+    style distance(decoded, style) / its value at the start
+    + content_weight * relative distance of the decoded image's deep content features (pretrained Lite0) to the photo's
+    + prior_weight * (|z| - sqrt(d))^2 / d, which keeps the code on the shell where N(0, I) puts its mass
+
+Adam from a fixed start: no random draws, so the same inputs give the same code.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from waestyle.core.errors import WaestyleError
+from waestyle.features import load_feature_network
+from waestyle.features.distances import content_distance
+from waestyle.features.style_statistics import StyleStatistics, load_style_loss
+from waestyle.models.wae import WAEStyleModel
+from waestyle.stylize.controls import keep_content
+from waestyle.stylize.inputs import pad_to_stride
+from waestyle.stylize.resolution import resize, scaled_size
+
+# The representation refinement follows by default: the best of the ceiling test (docs/results/quality/ceiling).
+REFINE_LOSS = "lite0-pixels"
+CONTENT_NETWORK = "efficientnet-lite0"
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """How the search runs; `steps` = 0 turns it off."""
+
+    steps: int = 0
+    side: int = 256
+    lr: float = 0.1
+    content_weight: float = 0.5
+    prior_weight: float = 0.1
+    loss: str = REFINE_LOSS
+
+    def __post_init__(self):
+        if self.steps < 0 or not 32 <= self.side <= 512:
+            raise WaestyleError("--refine must be 0 or more steps, at a working side from 32 to 512 px")
+
+
+class Refiner:
+    """The frozen networks of the objective, loaded once (on a Stylizer's first refinement)."""
+
+    def __init__(self, model: WAEStyleModel, device: torch.device, loss: str = REFINE_LOSS):
+        self.model, self.device = model, device
+        stats = load_style_loss(loss)
+        if stats is None:
+            raise WaestyleError("refinement needs a named style loss")
+        self.stats: StyleStatistics = stats.to(device)
+        self.content_net = load_feature_network(CONTENT_NETWORK).to(device)
+
+    @torch.no_grad()
+    def target(self, styles: Sequence[torch.Tensor], weights: Sequence[float] | None = None) -> dict:
+        """The statistics to match: one style's, or the weighted mean of several (a mix's target)."""
+        weights = [1.0] * len(styles) if weights is None else list(weights)
+        total = sum(weights)
+        parts = [self.stats.statistics(s.to(self.device)) for s in styles]
+        return {key: sum(w / total * p[key] for w, p in zip(weights, parts, strict=True)) for key in parts[0]}
+
+    def refine(self, work: torch.Tensor, z_style: torch.Tensor, target: dict, settings: RefineSettings,
+               content_dim: int | None = None) -> torch.Tensor:  # fmt: skip
+        """z_s (1, d) after `settings.steps` Adam steps on the objective, for the content `work` (1, 3, H, W)."""
+        if settings.steps == 0:
+            return z_style
+        config, dtype = self.model.config, next(self.model.decoder.parameters()).dtype
+        small = resize(work, scaled_size(tuple(work.shape[-2:]), min(settings.side, max(work.shape[-2:]))))
+        height, width = small.shape[-2:]
+        with torch.no_grad():
+            padded = pad_to_stride(small, config.content_stride) if config.arch == "spatial" else small
+            z_content = keep_content(config, self.model.encode_content(padded.to(dtype)), content_dim)
+            photo = self._content_map(small)
+        z = z_style.detach().float().clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([z], lr=settings.lr)
+        start = None
+        for _ in range(settings.steps):
+            loss, start = self.objective(z, z_content, (height, width), photo, target, settings, content_dim, start)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return z.detach()
+
+    def objective(self, z: torch.Tensor, z_content: torch.Tensor, size: tuple[int, int], photo: torch.Tensor,
+                  target: dict, settings: RefineSettings, content_dim: int | None,
+                  start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """(loss, the style distance at the start) for the code `z`; the search's objective, also for tests."""
+        dtype = next(self.model.decoder.parameters()).dtype
+        decoded = self.model.decode(z_content, z.to(dtype), content_dim)[..., : size[0], : size[1]].float()
+        style = self.stats.distance(self.stats.statistics(decoded), target).mean()
+        start = style.detach().clamp_min(1e-8) if start is None else start
+        content = content_distance(self._content_map(decoded), photo)
+        prior = (z.norm(dim=1) - z.shape[1] ** 0.5).pow(2).mean() / z.shape[1]
+        return style / start + settings.content_weight * content + settings.prior_weight * prior, start
+
+    def _content_map(self, images: torch.Tensor) -> torch.Tensor:
+        return self.content_net(images, (self.content_net.content_layer,))[self.content_net.content_layer]

@@ -1,0 +1,71 @@
+"""Refinement: the search lowers its objective, 0 steps changes nothing, it repeats, and the controls work with it."""
+
+import pytest
+import torch
+from PIL import Image
+
+from waestyle.core.errors import WaestyleError
+from waestyle.data.images import pil_to_tensor
+from waestyle.stylize.controls import keep_content
+from waestyle.stylize.refine import RefineSettings
+from waestyle.stylize.stylizer import Stylizer
+
+from .conftest import write_images
+
+
+@pytest.fixture(scope="module")
+def stylizer(spatial_model):
+    return Stylizer.load(spatial_model, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("refine-images")
+    return [Image.open(p).convert("RGB") for p in write_images(folder, 3, seed=5)]
+
+
+def test_the_search_lowers_its_objective(stylizer, pictures):
+    content, style = pictures[0], pictures[1]
+    z_style = stylizer.style_latent(style)
+    stylizer.transfer(content, style, refine=1)  # loads the refiner
+    refiner = stylizer._refiner
+    target = refiner.target([stylizer.style_batch(style)])
+    work = stylizer.work_batch(content)
+    settings = RefineSettings(steps=8)
+    refined = refiner.refine(work, z_style, target, settings)
+    with torch.no_grad():
+        z_content = keep_content(stylizer.config, stylizer.model.encode_content(work), None)
+        photo = refiner._content_map(work)
+        size = tuple(work.shape[-2:])
+        before, start = refiner.objective(z_style, z_content, size, photo, target, settings, None)
+        after, _ = refiner.objective(refined, z_content, size, photo, target, settings, None, start)
+    assert after < before and not torch.equal(refined, z_style)
+
+
+def test_zero_steps_is_todays_output_and_a_refinement_repeats(stylizer, pictures):
+    content, style = pictures[0], pictures[1]
+    plain = pil_to_tensor(stylizer.transfer(content, style))
+    assert torch.equal(pil_to_tensor(stylizer.transfer(content, style, refine=0)), plain)
+    first = pil_to_tensor(stylizer.transfer(content, style, refine=3))
+    assert torch.equal(pil_to_tensor(stylizer.transfer(content, style, refine=3)), first)
+    assert not torch.equal(first, plain)
+
+
+def test_controls_mixes_and_batches_work_with_refinement(stylizer, pictures):
+    content, a, b = pictures
+    mixed = stylizer.style([a, b], weights=[3, 1])
+    assert mixed.weights == [0.75, 0.25]
+    out = stylizer.transfer(content, mixed, refine=2, strength=0.7, keep_colors=True, long_side=48)
+    assert max(out.size) == 48
+    batch = pil_to_tensor(content)[None].repeat(2, 1, 1, 1)
+    tensor_out = stylizer.transfer(batch, stylizer.style(a), refine=2)
+    assert tensor_out.shape[0] == 2 and torch.isfinite(tensor_out).all()
+    results = stylizer.transfer_images([content, a], [stylizer.style(b), stylizer.style(a)], refine=1)
+    assert len(results) == 2 and all(len(r) == 2 for r in results)
+
+
+def test_refinement_without_a_style_image_is_refused_clearly(stylizer, pictures):
+    with pytest.raises(WaestyleError, match="style image"):
+        stylizer.transfer(pictures[0], stylizer.random_style(1), refine=2)
+    with pytest.raises(WaestyleError, match="prior"):
+        stylizer.transfer(pictures[0], stylizer.style(stylizer.random_style(1)), refine=2)
