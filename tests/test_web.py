@@ -69,6 +69,19 @@ def test_examples_random_style_weights_and_controls(client):
     assert max(out.shape[:2]) == 120
 
 
+def test_refine_is_a_form_field_and_mixes_refine_toward_their_images(client):
+    content = {"content": ("c.png", png_bytes((40, 40)), "image/png")}
+    plain = decoded(client.post("/api/transfer", files=content, data={"style_example": "mosaic"}))
+    refined = decoded(client.post("/api/transfer", files=content, data={"style_example": "mosaic", "refine": "2"}))
+    assert refined.shape == plain.shape and not np.array_equal(refined, plain)
+    mixed = {"style_example": ["mosaic", "rings"], "weights": "2,1,1", "refine": "1", "random_style": "true"}
+    assert decoded(client.post("/api/transfer", files=content, data=mixed)).shape == plain.shape
+    too_many = client.post("/api/transfer", files=content, data={"style_example": "mosaic", "refine": "500"})
+    assert too_many.status_code == 422
+    only_random = client.post("/api/transfer", files=content, data={"random_style": "true", "refine": "2"})
+    assert only_random.status_code == 422 and "style image" in only_random.json()["detail"]
+
+
 def test_weights_one_and_zero_equal_the_single_style(client):
     content = {"content": ("c.png", png_bytes((40, 40)), "image/png")}
     single = decoded(client.post("/api/transfer", files=content, data={"style_example": "mosaic"}))

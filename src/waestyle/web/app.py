@@ -171,6 +171,9 @@ def _transfer_route(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
             int | None, Form(ge=16, le=4096, description="output long side (at most max_output_side)")
         ] = None,
         style_scale: Annotated[float, Form(ge=0.1, le=10.0, description="texture size; 2: twice as large")] = 1.0,
+        refine: Annotated[
+            int, Form(ge=0, le=200, description="steps searching the style latent towards the style's statistics")
+        ] = 0,
     ) -> Response:
         """Stylise `content` with the mix of its styles; returns a PNG."""
         if (content is None) == (content_example is None):
@@ -191,7 +194,7 @@ def _transfer_route(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
         style_images += [_example_image(examples, "style", n) for n in names]
         controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors,
                     "long_side": long_side or min(max(content_image.size), limits.max_output_side),
-                    "style_scale": style_scale}  # fmt: skip
+                    "style_scale": style_scale, "refine": refine}  # fmt: skip
         async with gate:
             png = await run_in_threadpool(
                 _stylise, stylizer, content_image, style_images, random_style, seed, mix, controls
@@ -244,7 +247,10 @@ def _stylise(stylizer, content: Image.Image, styles: list, random_style: bool, s
     """The blocking part, run in a worker thread: encode, decode, PNG."""
     try:
         sources = [*styles, *([stylizer.random_style(seed)] if random_style else [])]
-        z_style = sources[0] if len(sources) == 1 and weights is None else stylizer.mix_styles(sources, weights)
+        if controls.get("refine"):  # refinement aims at the style images' statistics: keep them with the latent
+            z_style = stylizer.style(sources, weights)
+        else:
+            z_style = sources[0] if len(sources) == 1 and weights is None else stylizer.mix_styles(sources, weights)
         output = stylizer.transfer(content, z_style, **controls)
     except WaestyleError as err:
         raise HTTPException(422, str(err)) from err

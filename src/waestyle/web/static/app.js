@@ -96,6 +96,7 @@ function buildForm() {
   if (weights.length > 1) form.append("weights", weights.join(","));
   form.append("strength", $("strength").value);
   form.append("keep_colors", $("keep-colors").checked ? "true" : "false");
+  if (Number($("refine").value) > 0) form.append("refine", $("refine").value);
   if (!$("style-scale-control").hidden) form.append("style_scale", String(styleScale()));
   if (!$("content-dim-control").hidden && Number($("content-dim").value) < state.model.model.content_dim) {
     form.append("content_dim", $("content-dim").value);
@@ -140,6 +141,9 @@ async function start() {
   }
   $("strength").addEventListener("input", () => { $("strength-value").textContent = Number($("strength").value).toFixed(2); });
   $("style-scale").addEventListener("input", () => { $("style-scale-value").textContent = styleScale().toFixed(2); });
+  $("refine").addEventListener("input", () => {
+    $("refine-value").textContent = Number($("refine").value) ? `${$("refine").value} steps` : "off";
+  });
   $("content-dim").addEventListener("input", () => { $("content-dim-value").textContent = $("content-dim").value; });
   $("random-style").addEventListener("change", refresh);
   $("add-style").addEventListener("click", () => { state.mixing = true; $("status").textContent = "choose the next style"; });
