@@ -26,19 +26,22 @@ def _to_size(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 @dataclass
 class ModelMethod:
-    """A trained model, optionally keeping only the first `content_dim` channels of z_c."""
+    """A trained model, optionally keeping only the first `content_dim` channels of z_c, optionally refining
+    the style latent for `refine` steps per pair."""
 
     stylizer: Stylizer
     label: str
     content_dim: int | None = None
+    refine: int = 0
 
     @property
     def name(self) -> str:
-        return self.label if self.content_dim is None else f"{self.label} k={self.content_dim}"
+        name = self.label if self.content_dim is None else f"{self.label} k={self.content_dim}"
+        return f"{name} refine={self.refine}" if self.refine else name
 
     def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        z_style = self.stylizer.style_latent(style)
-        out = self.stylizer.transfer(contents, z_style, content_dim=self.content_dim)
+        z_style = self.stylizer.style(style) if self.refine else self.stylizer.style_latent(style)
+        out = self.stylizer.transfer(contents, z_style, content_dim=self.content_dim, refine=self.refine)
         return _to_size(out, contents.shape[-2:])  # a global model answers at its own size
 
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,6 @@ Every network takes images in [0, 1] (its own input normalisation is inside) and
 """
 
 from waestyle.features.base import FeatureNetwork, gram
-from waestyle.features.registry import FEATURE_NETWORKS, load_feature_network
+from waestyle.features.registry import FEATURE_NETWORKS, load_feature_network, load_loss_network
 
-__all__ = ["FEATURE_NETWORKS", "FeatureNetwork", "gram", "load_feature_network"]
+__all__ = ["FEATURE_NETWORKS", "FeatureNetwork", "gram", "load_feature_network", "load_loss_network"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from waestyle.core.errors import WaestyleError
 from waestyle.features.base import FeatureNetwork
-from waestyle.features.efficientnet import load_efficientnet_lite
+from waestyle.features.efficientnet import EfficientNetLite, fold_batch_norms, load_efficientnet_lite
 from waestyle.features.vgg import RANDOM_VGG19, load_vgg19, random_vgg19
 
 FEATURE_NETWORKS: dict[str, Callable[..., FeatureNetwork]] = {
@@ -29,3 +29,11 @@ def load_feature_network(name: str, vgg19_weights: str | Path | None = None) -> 
     if name == "vgg19":
         return load_vgg19(vgg19_weights)
     return FEATURE_NETWORKS[name]()
+
+
+def load_loss_network(name: str, vgg19_weights: str | Path | None = None) -> FeatureNetwork:
+    """`name` for use inside a loss: the same maps, batch norms folded into the convolutions where it has them
+    (faster forward and backward passes; never used for a model's own style encoder, whose saved weights
+    expect the network as loaded)."""
+    net = load_feature_network(name, vgg19_weights)
+    return fold_batch_norms(net) if isinstance(net, EfficientNetLite) else net

@@ -19,7 +19,7 @@ from torch import nn
 from waestyle.core.errors import WaestyleError
 from waestyle.features.base import FeatureNetwork, gram
 from waestyle.features.distances import relative_squared_distance
-from waestyle.features.registry import load_feature_network
+from waestyle.features.registry import load_loss_network
 from waestyle.features.vgg import RANDOM_VGG19, seeded_vgg19
 
 
@@ -82,7 +82,7 @@ class Pixels(FeatureNetwork):
 def _networks(spec: StyleSpec) -> list[FeatureNetwork]:
     if spec.network == "pixels":
         return [Pixels()]
-    networks = [load_feature_network(spec.network)]
+    networks = [load_loss_network(spec.network)]
     if spec.seeds:
         divisor = RANDOM_VGG19[spec.network][0]  # KeyError: seeds only make sense for a random VGG
         networks += [seeded_vgg19(f"{spec.network}-seed{seed}", divisor, seed) for seed in spec.seeds]
@@ -114,14 +114,19 @@ class StyleStatistics(nn.Module):
     def networks(self) -> list[FeatureNetwork]:
         return [net for nets in self.parts for net in nets]
 
-    def statistics(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{key: (B, D)} for every part, network, scale, layer and statistic; gradients flow to `images`."""
+    def statistics(self, images: torch.Tensor, maps: dict | None = None) -> dict[str, torch.Tensor]:
+        """{key: (B, D)} for every part, network, scale, layer and statistic; gradients flow to `images`.
+        `maps`, when given, receives each network's raw maps at scale 1 by network name (so a caller can read
+        another term from the same pass)."""
         out = {}
         for part, (spec, nets) in enumerate(zip(self.specs, self.parts, strict=True)):
             for scale in spec.scales:
                 scaled = images if scale == 1 else F.interpolate(images, scale_factor=scale, mode="area")
                 for index, net in enumerate(nets):
-                    for layer, features in net(scaled, net.style_layers).items():
+                    net_maps = net(scaled, net.style_layers)
+                    if maps is not None and scale == 1:
+                        maps.setdefault(net.name, net_maps)
+                    for layer, features in net_maps.items():
                         key = f"{part}/{index}/{scale}/{layer}"
                         out.update(self._layer_statistics(key, spec, features))
         return out

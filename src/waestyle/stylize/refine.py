@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from waestyle.core.errors import WaestyleError
-from waestyle.features import load_feature_network
+from waestyle.features import load_loss_network
 from waestyle.features.distances import content_distance
 from waestyle.features.style_statistics import StyleStatistics, load_style_loss
 from waestyle.models.wae import WAEStyleModel
@@ -57,7 +57,7 @@ class Refiner:
         if stats is None:
             raise WaestyleError("refinement needs a named style loss")
         self.stats: StyleStatistics = stats.to(device)
-        self.content_net = load_feature_network(CONTENT_NETWORK).to(device)
+        self.content_net = load_loss_network(CONTENT_NETWORK).to(device)
 
     @torch.no_grad()
     def target(self, styles: Sequence[torch.Tensor], weights: Sequence[float] | None = None) -> dict:
@@ -84,8 +84,8 @@ class Refiner:
         start = None
         for _ in range(settings.steps):
             loss, start = self.objective(z, z_content, (height, width), photo, target, settings, content_dim, start)
-            optimizer.zero_grad()
-            loss.backward()
+            # Only z's gradient: the networks' weight gradients are never computed (about half the backward pass).
+            (z.grad,) = torch.autograd.grad(loss, [z])
             optimizer.step()
         return z.detach()
 
@@ -95,9 +95,12 @@ class Refiner:
         """(loss, the style distance at the start) for the code `z`; the search's objective, also for tests."""
         dtype = next(self.model.decoder.parameters()).dtype
         decoded = self.model.decode(z_content, z.to(dtype), content_dim)[..., : size[0], : size[1]].float()
-        style = self.stats.distance(self.stats.statistics(decoded), target).mean()
+        maps: dict = {}
+        style = self.stats.distance(self.stats.statistics(decoded, maps), target).mean()
         start = style.detach().clamp_min(1e-8) if start is None else start
-        content = content_distance(self._content_map(decoded), photo)
+        layer = self.content_net.content_layer
+        shared = maps.get(CONTENT_NETWORK, {}).get(layer)  # the style loss's pass may hold it already
+        content = content_distance(shared if shared is not None else self._content_map(decoded), photo)
         prior = (z.norm(dim=1) - z.shape[1] ** 0.5).pow(2).mean() / z.shape[1]
         return style / start + settings.content_weight * content + settings.prior_weight * prior, start
 

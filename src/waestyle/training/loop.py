@@ -24,7 +24,7 @@ from waestyle.core.devices import resolve_device
 from waestyle.core.errors import WaestyleError
 from waestyle.data.folders import build_dataset
 from waestyle.data.images import make_grid, save_image
-from waestyle.features import load_feature_network
+from waestyle.features import load_feature_network, load_loss_network
 from waestyle.features.style_statistics import load_style_loss
 from waestyle.models.io import CONFIG_FILE, load_model, load_model_config, save_model
 from waestyle.models.wae import WAEStyleModel
@@ -295,7 +295,7 @@ def _set_up(
             raise WaestyleError(f"checkpoint in {run_dir} does not fit its model: {str(err).splitlines()[0]}") from err
     content_net = None
     if config.content_features and config.content_features != model_config.features:
-        content_net = load_feature_network(config.content_features, vgg19_weights).to(device)
+        content_net = load_loss_network(config.content_features, vgg19_weights).to(device)
     style_stats = load_style_loss(config.style_loss)
     if style_stats is not None:
         style_stats.to(device)

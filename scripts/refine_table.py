@@ -1,0 +1,70 @@
+"""Quality and time of `--refine N` beside the one-pass transfer, Gatys and the peer, in one run.
+
+    python scripts/refine_table.py [--steps 0 5 10 20 50] [--contents 8] [--styles 8] [--size 512]
+                                   [--gatys-iterations 100] [--out docs/results/quality/refine]
+
+The bundled model on the held-out demo pairs (the first `--contents` contents x the first `--styles` styles,
+centre-cropped squares of `--size` px), refined for each N; judged like the quality report by what the search
+does not optimise: EfficientNet-Lite2's Gram distance and the filter bank's texture cut (the search follows
+Lite0 and pixel colours), colour, content, grey SSIM, and seconds per image on this machine. Writes
+OUT/README.md (the table) and OUT/metrics.json (every row). Pick N by the Lite2 and filter-bank columns.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from waestyle.core.bundled import demo_contents, demo_styles
+from waestyle.data.images import load_image
+from waestyle.evaluation.methods import GatysMethod, IdentityMethod, ModelMethod, PeerMethod
+from waestyle.evaluation.report import summarise
+from waestyle.evaluation.runner import run_evaluation, square_batch
+from waestyle.features import load_feature_network
+from waestyle.stylize.stylizer import Stylizer
+
+COLUMNS = (("style_distance", "Lite2 style dist ↓", "{:.3f}"), ("texture_distance_cut", "texture cut ↑", "{:.0%}"),
+           ("colour_distance", "colour dist ↓", "{:.3f}"), ("content_distance", "content dist ↓", "{:.3f}"),
+           ("grey_ssim", "grey SSIM ↑", "{:.3f}"), ("seconds_per_image", "s / image", "{:.2f}"))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, nargs="+", default=[0, 5, 10, 20, 50])
+    parser.add_argument("--contents", type=int, default=8)
+    parser.add_argument("--styles", type=int, default=8)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--gatys-iterations", type=int, default=100, help="0 leaves Gatys out")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/quality/refine"))
+    args = parser.parse_args()
+    content_paths, style_paths = demo_contents()[: args.contents], demo_styles()[: args.styles]
+    contents = square_batch([load_image(p) for p in content_paths], args.size)
+    styles = square_batch([load_image(p) for p in style_paths], args.size)
+    stylizer = Stylizer.load()
+    methods: list = [IdentityMethod()] + [ModelMethod(stylizer, "waestyle default", None, n) for n in args.steps]
+    if args.gatys_iterations:
+        methods.append(GatysMethod(load_feature_network(stylizer.config.features), iterations=args.gatys_iterations))
+    methods.append(PeerMethod())
+    evaluation = run_evaluation(methods, contents, styles, [p.stem for p in content_paths],
+                                [p.stem for p in style_paths], load_feature_network("efficientnet-lite2"))  # fmt: skip
+    summary = summarise(evaluation)
+    args.out.mkdir(parents=True, exist_ok=True)
+    setup = {"pairs": len(contents) * len(styles), "size": args.size, "threads": torch.get_num_threads(),
+             "precision": "bf16" if stylizer.bf16 else "fp32", "backend": stylizer.backend}  # fmt: skip
+    (args.out / "metrics.json").write_text(json.dumps({"setup": setup, "summary": summary}, indent=1))
+    lines = ["# Refinement: quality and time against the number of steps", "",
+             f"Made by `python scripts/refine_table.py` (see its docstring): {setup['pairs']} held-out demo pairs at "
+             f"{args.size} px, the bundled model, {setup['threads']} CPU threads, {setup['precision']}, backend "
+             f"{setup['backend']}; Gatys and the peer in the same run.", "",
+             "| method | " + " | ".join(label for _, label, _ in COLUMNS) + " |",
+             "| --- |" + " --- |" * len(COLUMNS)]  # fmt: skip
+    for row in summary:
+        cells = [fmt.format(row[key]) if row.get(key) is not None else "—" for key, _, fmt in COLUMNS]
+        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+    (args.out / "README.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
