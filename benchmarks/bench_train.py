@@ -20,7 +20,7 @@ from waestyle.core.bundled import DEFAULT_MODEL
 from waestyle.core.config import TrainConfig
 from waestyle.data.images import pil_to_tensor, resize_center_crop
 from waestyle.data.samples import photo_crops
-from waestyle.features import load_feature_network
+from waestyle.features import load_feature_network, load_loss_network
 from waestyle.features.style_statistics import load_style_loss
 from waestyle.models.io import load_model_config
 from waestyle.models.wae import WAEStyleModel
@@ -52,7 +52,7 @@ def bench(setting: dict, batch_size: int, steps: int, style_loss: str) -> float:
     config = TrainConfig(**RECIPE, batch_size=batch_size, style_loss=style_loss)
     memory_format = torch.channels_last if setting["channels_last"] else torch.contiguous_format
     model.to(memory_format=memory_format)
-    content_net = load_feature_network("efficientnet-lite0")
+    content_net = load_loss_network("efficientnet-lite0")
     style_stats = load_style_loss(style_loss)
     autocast = torch.bfloat16 if setting["bf16"] else None
     step_fn = LossModule(model, config, SINGLE, autocast, content_net, style_stats)

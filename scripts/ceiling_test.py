@@ -47,6 +47,7 @@ CANDIDATES = {
     "Lite0 Gram + pixel colours (Gram, mean/std)": (LITE0, PIXELS),
     "Lite1 Gram (pretrained, raw activations)": StyleSpec("efficientnet-lite1"),
     "Lite0 Gram + mean/std + pixel colours": (StyleSpec("efficientnet-lite0", moments=True), PIXELS),
+    "Lite1 Gram + pixel colours": (StyleSpec("efficientnet-lite1"), PIXELS),
     "Lite0 Gram, pyramid 1, 1/2 + pixel colours": (StyleSpec("efficientnet-lite0", scales=(1.0, 0.5)), PIXELS),
     "Lite0 Gram + random VGG19/4 Gram + mean/std + pixel colours": (LITE0, StyleSpec(QUARTER, moments=True), PIXELS),
     "Lite0 SWAG, T = 2 sd": StyleSpec("efficientnet-lite0", smoothing=2.0),

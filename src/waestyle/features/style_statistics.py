@@ -159,8 +159,10 @@ class StyleStatistics(nn.Module):
 # Style losses a model can train with (`--style-loss NAME`), beside the default ("": the relative Gram
 # distance in the model's own --features network). Which to add was decided by scripts/ceiling_test.py.
 STYLE_LOSSES: dict[str, StyleSpec | tuple[StyleSpec, ...]] = {
-    "vgg-quarter-moments": StyleSpec("random-vgg19-quarter", moments=True),
-    "lite0-pixels": (StyleSpec("efficientnet-lite0"), StyleSpec("pixels", moments=True)),
+    # Gram matrices and per-channel mean/std of the pretrained EfficientNet-Lite0's stages 1-5, and the pixel
+    # colours' second moments and mean/std, the two parts weighted alike: the first candidate whose ceiling
+    # passed the peer on both judges (docs/results/quality/ceiling)
+    "lite0-moments-pixels": (StyleSpec("efficientnet-lite0", moments=True), StyleSpec("pixels", moments=True)),
 }
 
 

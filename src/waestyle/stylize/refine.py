@@ -28,7 +28,7 @@ from waestyle.stylize.inputs import pad_to_stride
 from waestyle.stylize.resolution import resize, scaled_size
 
 # The representation refinement follows by default: the best of the ceiling test (docs/results/quality/ceiling).
-REFINE_LOSS = "lite0-pixels"
+REFINE_LOSS = "lite0-moments-pixels"
 CONTENT_NETWORK = "efficientnet-lite0"
 
 
