@@ -6,8 +6,8 @@ The bundled model's architecture (fresh weights) with the default recipe's secon
 content consistency, Lite0 content network, nested content weighted by size, colour term), timed through the
 training loop's own step function (LossModule + Adam) on real photo crops (scikit-image's samples, no
 download). Each row adds one setting: bf16 autocast, channels-last maps, torch.compile, a larger batch.
-Pairs/s = images per second (each image is decoded with another's style once per step). Prints one table;
-nothing is asserted.
+Pairs/s = images per second (each image is decoded with another's style once per step). First prints the step's
+FLOP count and the GFLOP/s of single 3x3 convolutions (the roofline), then the table; nothing is asserted.
 """
 
 import argparse
@@ -77,6 +77,35 @@ def bench(setting: dict, batch_size: int, steps: int, style_loss: str) -> float:
     return batch_size / time_steps(step, steps)
 
 
+def conv_peak(c_in: int, c_out: int, side: int, dtype: torch.dtype, batch: int = 8) -> float:
+    """GFLOP/s of one 3x3 convolution, forward and backward, channels-last: the roofline a step is read against."""
+    x = torch.randn(batch, c_in, side, side, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    w = torch.randn(c_out, c_in, 3, 3, dtype=dtype, requires_grad=True)
+
+    def step():
+        y = torch.nn.functional.conv2d(x, w, padding=1)
+        y.backward(torch.ones_like(y))
+
+    return 3 * 2 * batch * c_out * c_in * 9 * side * side / time_steps(step, 5) / 1e9
+
+
+def step_flops(batch_size: int, style_loss: str) -> float:
+    """FLOP of one training step (forward and backward) by PyTorch's counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model_config = load_model_config(DEFAULT_MODEL)
+    model = WAEStyleModel(model_config, load_feature_network(model_config.features))
+    config = TrainConfig(**RECIPE, batch_size=batch_size, style_loss=style_loss)
+    step_fn = LossModule(
+        model, config, SINGLE, None, load_loss_network("efficientnet-lite0"), load_style_loss(style_loss)
+    )
+    images = torch.rand(batch_size, 3, model_config.image_size, model_config.image_size)
+    with FlopCounterMode(display=False) as counter:
+        step_fn(images, torch.Generator().manual_seed(0))["loss"].backward()
+    return counter.get_total_flops()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
@@ -90,13 +119,19 @@ def main() -> None:
         ("bf16 + channels-last", dict(bf16=True, channels_last=True, compile=False)),
         ("bf16 + channels-last + compile", dict(bf16=True, channels_last=True, compile=True)),
     ]
+    flops = step_flops(8, args.style_loss)
+    print(f"one step at batch 8: {flops / 1e9:.1f} GFLOP ({flops / 8e9:.2f} a pair)")
+    for c_in, c_out, side in ((32, 32, 128), (64, 64, 64), (128, 128, 32), (256, 256, 16)):
+        rates = [conv_peak(c_in, c_out, side, dtype) for dtype in (torch.float32, torch.bfloat16)]
+        print(f"3x3 conv {c_in}->{c_out} at {side} px, fwd+bwd, channels-last: fp32 {rates[0]:.0f}, bf16 "
+              f"{rates[1]:.0f} GFLOP/s")  # fmt: skip
     base = None
-    print("| setting | batch | pairs / s | × the default |\n| --- | --- | --- | --- |")
+    print("| setting | batch | pairs / s | × the default | GFLOP/s |\n| --- | --- | --- | --- | --- |")
     for batch_size in args.batch_sizes:
         for label, setting in rows:
             rate = bench(setting, batch_size, args.steps, args.style_loss)
             base = base or rate
-            print(f"| {label} | {batch_size} | {rate:.1f} | {rate / base:.2f} |", flush=True)
+            print(f"| {label} | {batch_size} | {rate:.1f} | {rate / base:.2f} | {rate * flops / 8e9:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
