@@ -148,10 +148,11 @@ def _swap_terms(
     swapped = model.decode(encoded.z_decode, place.shard(encoded.all_styles.roll(1, dims=0)), encoded.sizes)
     needs_images = style_stats is not None or config.colour_loss_weight > 0 or config.colour_histogram_weight > 0
     style_images = place.shard(place.gather(images).roll(1, dims=0)) if needs_images else None
+    shared: dict = {}  # the style loss's maps of the swapped batch, by network: the content term may read them
     if style_stats is not None and config.style_loss_weight > 0:
         with torch.no_grad():
             targets = style_stats.statistics(style_images)
-        per_image = style_stats.distance(style_stats.statistics(swapped), targets)
+        per_image = style_stats.distance(style_stats.statistics(swapped, shared), targets)
         weights = encoded.style_weights
         terms["style"] = (per_image if weights is None else per_image * weights).mean()
     if (style_stats is None and config.style_loss_weight > 0) or config.moment_loss_weight > 0:
@@ -162,7 +163,8 @@ def _swap_terms(
             terms["style"] = style_distance(out_maps, targets, net.style_layers, encoded.style_weights)
         terms["moments"] = moment_distance(out_maps, targets, net.style_layers)
     if config.content_loss_weight > 0:
-        swapped_map = content_map(content_net, swapped)
+        swapped_map = shared.get(content_net.name, {}).get(content_net.content_layer)
+        swapped_map = content_map(content_net, swapped) if swapped_map is None else swapped_map
         terms["content"] = content_distance(swapped_map, encoded.maps[CONTENT], encoded.content_weights)
     terms["tv"] = total_variation(swapped)
     if config.colour_loss_weight > 0 or config.colour_histogram_weight > 0:
