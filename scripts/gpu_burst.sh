@@ -13,7 +13,11 @@
 # RUN_DIR (its newest checkpoint only: `collect` keeps just that). Each burst writes a checkpoint when its time
 # is up (train --max-minutes), in files of at most 15 MiB; `collect` then `run` again goes on from it.
 # Settings (environment): RUN_DIR (runs/burst), MINUTES (8), DEVICE (cuda), BATCH (128), IMAGE_SIZE (256),
-# STEPS (the run's total, 100000), and any extra `waestyle train` options after the action.
+# STEPS (the run's total, 100000), COMPILE (set: torch.compile the step), and any extra `waestyle train` options
+# after the action. Size budget: the repository (23 MB) + runs/bundle + runs/weights (3 MB) + a resumed run
+# must stay under 64 MiB. A full checkpoint of the default architecture is 50 MB (weights and Adam state), so
+# across sessions carry only the model folder (17 MB) and start the next run with --init-from it (Adam restarts)
+# beside a bundle of at most 20 MB; within one session the machine keeps RUN_DIR between bursts.
 set -euo pipefail
 ACTION=${1:-run}
 RUN_DIR=${RUN_DIR:-runs/burst}
@@ -37,7 +41,8 @@ PYTHON=${PYTHON:-python3}
 OUT=${OUT:-$RUN_DIR/out}
 mkdir -p "$OUT"
 resume=(); [ -d "$RUN_DIR/checkpoints" ] && resume=(--resume)
-"$PYTHON" -m waestyle train --out "$RUN_DIR" "${resume[@]}" --data "$DATA/photos" --data "$DATA/styles" \
+compile=(); [ -n "${COMPILE:-}" ] && compile=(--compile)
+"$PYTHON" -m waestyle train --out "$RUN_DIR" "${resume[@]}" "${compile[@]}" --data "$DATA/photos" --data "$DATA/styles" \
   --device "${DEVICE:-cuda}" --device-data --precision bf16 --workers "${WORKERS:-8}" \
   --max-minutes "${MINUTES:-8}" --steps "${STEPS:-100000}" --batch-size "${BATCH:-128}" \
   --image-size "${IMAGE_SIZE:-256}" --checkpoint-every 1000 --sample-every 1000 --log-every 10 "${@:2}" \

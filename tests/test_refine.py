@@ -69,3 +69,13 @@ def test_refinement_without_a_style_image_is_refused_clearly(stylizer, pictures)
         stylizer.transfer(pictures[0], stylizer.random_style(1), refine=2)
     with pytest.raises(WaestyleError, match="prior"):
         stylizer.transfer(pictures[0], stylizer.style(stylizer.random_style(1)), refine=2)
+
+
+def test_the_onnx_runtime_backend_refines_with_pytorch_and_decodes_with_its_graph(stylizer, spatial_model, pictures):
+    content, style = pictures[0], pictures[1]
+    onnx = Stylizer.load(spatial_model, backend="onnxruntime")
+    assert onnx.backend == "onnxruntime"
+    ours = pil_to_tensor(onnx.transfer(content, style, refine=3))
+    reference = pil_to_tensor(stylizer.transfer(content, style, refine=3))  # PyTorch, fp32
+    assert (ours - reference).abs().max() <= 2 / 255
+    assert not torch.equal(ours, pil_to_tensor(onnx.transfer(content, style)))
