@@ -3,7 +3,8 @@
 # across bursts and machines: the run's checkpoint files are all it needs.
 #
 #   bash scripts/gpu_burst.sh run              # there: train RUN_DIR for MINUTES, copy what a resume needs to $OUT
-#   bash scripts/gpu_burst.sh collect DIR      # here: put the files that came back (DIR) into RUN_DIR
+#   bash scripts/gpu_burst.sh collect DIR      # here: put the files that came back (DIR) into RUN_DIR and
+#                                              # rebuild its model folder from the checkpoint
 #
 # Before the first burst, here (the data and the cut feature weights travel with the repository, 64 MiB in all):
 #   waestyle data prepare --out runs/data256 --size 256
@@ -28,9 +29,20 @@ if [ "$ACTION" = collect ]; then
   mkdir -p "$RUN_DIR/checkpoints"
   rm -f "$RUN_DIR"/checkpoints/step-*.safetensors  # the newest checkpoint is the one that came back
   cp "$FROM"/step-*.safetensors "$RUN_DIR/checkpoints/"
-  for f in config.json model.safetensors log.csv; do [ -f "$FROM/$f" ] && cp "$FROM/$f" "$RUN_DIR/"; done
+  cp "$FROM/log.csv" "$RUN_DIR/"
   cp "$FROM"/sample-*.png "$RUN_DIR/" 2>/dev/null || true
-  echo "collected into $RUN_DIR: $(ls "$RUN_DIR/checkpoints" | tr '\n' ' ')"
+  # The model folder (config.json + model.safetensors) from the newest checkpoint: the same weights.
+  "${PYTHON:-.venv/bin/python}" - "$RUN_DIR" <<'EOF'
+import sys
+from pathlib import Path
+from waestyle.core.config import ModelConfig
+from waestyle.models.io import save_model
+from waestyle.training.checkpoints import latest_checkpoint
+run = Path(sys.argv[1])
+checkpoint = latest_checkpoint(run)
+save_model(run, ModelConfig.from_dict(checkpoint.model_config), checkpoint.model, checkpoint.step)
+print(f"collected step {checkpoint.step} into {run}")
+EOF
   exit 0
 fi
 
@@ -47,10 +59,11 @@ compile=(); [ -n "${COMPILE:-}" ] && compile=(--compile)
   --max-minutes "${MINUTES:-8}" --steps "${STEPS:-100000}" --batch-size "${BATCH:-128}" \
   --image-size "${IMAGE_SIZE:-256}" --checkpoint-every 1000 --sample-every 1000 --log-every 10 "${@:2}" \
   2>&1 | tr '\r' '\n' | tee "$OUT/train.txt"
-# What a resume needs (the newest checkpoint, main file and parts), the model folder, the log, the last sample.
+# What a resume needs (the newest checkpoint, main file and parts: `collect` rebuilds the model folder from it),
+# the log, the last sample: at most 8 files come back.
 newest=$(ls "$RUN_DIR"/checkpoints/step-????????.safetensors | tail -1)
 cp "${newest%.safetensors}"*.safetensors "$OUT/"
-cp "$RUN_DIR/config.json" "$RUN_DIR/model.safetensors" "$RUN_DIR/log.csv" "$OUT/"
+cp "$RUN_DIR/log.csv" "$OUT/"
 last=$(ls "$RUN_DIR"/samples/*.png | tail -1) && cp "$last" "$OUT/sample-$(basename "$last")"
 "$PYTHON" - "$RUN_DIR/log.csv" <<'EOF'
 import csv, statistics, sys
