@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 from waestyle.core.config import STYLE_LOSS_CHOICES, ModelConfig, TrainConfig
 from waestyle.core.errors import WaestyleError
 from waestyle.features import load_feature_network
+from waestyle.training.checkpoints import checkpoint_files, checkpoint_paths
 from waestyle.training.loop import train
 
 SMALL = ModelConfig(image_size=32, content_dim=16, style_dim=8)
@@ -54,10 +55,10 @@ def test_training_writes_log_samples_and_checkpoints(tmp_path, image_dir):
         rows = list(csv.DictReader(handle))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
     assert all(float(r["images_per_s"]) > 0 for r in rows)
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
-        "step-00000002.safetensors",
-        "step-00000004.safetensors",
-    ]
+    # The newest two checkpoints stay, each a main file and (above 15 MiB) its parts.
+    assert [p.name for p in checkpoint_paths(run)] == ["step-00000002.safetensors", "step-00000004.safetensors"]
+    kept = {f.name for path in checkpoint_paths(run) for f in checkpoint_files(path)}
+    assert {p.name for p in (run / "checkpoints").iterdir()} == kept
     assert (run / "samples" / "step-00000004.png").is_file()
     assert not list(run.rglob("*.tmp"))
 
