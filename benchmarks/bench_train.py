@@ -11,10 +11,9 @@ FLOP count and the GFLOP/s of single 3x3 convolutions (the roofline), then the t
 """
 
 import argparse
-import statistics
-import time
 
 import torch
+from torch.utils.benchmark import Timer
 
 from waestyle.core.bundled import DEFAULT_MODEL
 from waestyle.core.config import TrainConfig
@@ -33,15 +32,10 @@ RECIPE = dict(data=["-"], style_loss_weight=1.0, content_loss_weight=0.5, conten
 
 
 def time_steps(step, steps: int) -> float:
-    """Median seconds per step after two warm-up steps (allocator, compilation)."""
+    """Mean seconds per step over `steps` after two warm-up steps (allocator, compilation), by torch's timer."""
     step()
     step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return Timer(stmt="step()", globals={"step": step}).timeit(steps).median
 
 
 def bench(setting: dict, batch_size: int, steps: int, style_loss: str) -> float:
