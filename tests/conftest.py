@@ -18,9 +18,12 @@ def write_images(folder, count: int, seed: int = 0, suffix: str = ".jpg"):
 
 @pytest.fixture(scope="session", autouse=True)
 def private_onnx_cache(tmp_path_factory):
-    """ONNX exports (the onnxruntime backend's cache) go to a temporary folder, never the user's."""
+    """ONNX exports (the onnxruntime backend's cache) go to a temporary folder, never the user's; and `auto`
+    means PyTorch, as on CPUs with AMX: an export per freshly trained model (10-30 s) would dominate the suite.
+    The ONNX tests ask for that backend by name (test_onnx.py, and the `auto` choice itself there)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WAESTYLE_CACHE", str(tmp_path_factory.mktemp("waestyle-cache")))
+        patch.setenv("WAESTYLE_BACKEND", "torch")
         yield
 
 

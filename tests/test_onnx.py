@@ -10,6 +10,7 @@ from PIL import Image
 
 from waestyle.cli.main import main
 from waestyle.core.errors import WaestyleError
+from waestyle.stylize.networks import choose_backend
 from waestyle.stylize.onnx_backend import OnnxRuntimeNetworks, cached_export, default_backend, verify_export
 from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, export_onnx
 from waestyle.stylize.stylizer import Stylizer
@@ -75,6 +76,19 @@ def test_backend_choice():
     assert default_backend(torch.device("cuda"), bf16=False, cached=lambda: True) == "torch"
     with pytest.raises(WaestyleError, match="choose from auto, torch, onnxruntime"):
         Stylizer.load(backend="tensorrt")
+
+
+def test_the_environment_says_what_auto_means(monkeypatch, default_export):
+    model, _ = default_export
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("WAESTYLE_BACKEND", "onnxruntime")  # its graphs are in this module's cache
+    assert choose_backend(model, cpu, "auto", "auto") == "onnxruntime"
+    assert choose_backend(model, cpu, "torch", "auto") == "torch"  # an explicit choice wins
+    monkeypatch.setenv("WAESTYLE_BACKEND", "torch")
+    assert Stylizer.load().backend == "torch"
+    monkeypatch.setenv("WAESTYLE_BACKEND", "tensorrt")
+    with pytest.raises(WaestyleError, match=r"\$WAESTYLE_BACKEND='tensorrt': choose from"):
+        choose_backend(model, cpu, "auto", "auto")
 
 
 def test_export_and_transfer_from_the_command_line(tmp_path, capsys, spatial_model):

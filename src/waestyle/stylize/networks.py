@@ -9,6 +9,7 @@ fp32 graphs (onnx_backend.py); the PyTorch model stays for the latent-level API.
 """
 
 import copy
+import os
 from collections.abc import Callable, Sequence
 
 import torch
@@ -39,9 +40,21 @@ def use_bf16(precision: str, device: torch.device) -> bool:
     return device.type == "cpu" and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
+# What "auto" means when set: for example torch where a one-off ONNX export per model (about 10 s) is not worth
+# it, as for short-lived models in tests and quick evaluations.
+BACKEND_ENV = "WAESTYLE_BACKEND"
+
+
 def choose_backend(model: WAEStyleModel, device: torch.device, backend: str, precision: str) -> str:
-    """`auto`: the faster one on this machine (see onnx_backend.default_backend); an explicit precision asks
-    for PyTorch's own numerics, and a prior-filled model needs PyTorch (the graphs cannot draw from it)."""
+    """`auto`: $WAESTYLE_BACKEND when set, else the faster one on this machine (see onnx_backend.default_backend);
+    an explicit precision asks for PyTorch's own numerics, and a prior-filled model needs PyTorch (the graphs
+    cannot draw from it)."""
+    if backend == "auto" and os.environ.get(BACKEND_ENV, "auto") != "auto":
+        backend = os.environ[BACKEND_ENV]
+        if backend not in BACKENDS:
+            raise WaestyleError(f"${BACKEND_ENV}={backend!r}: choose from {', '.join(BACKENDS)}")
+        if backend == "onnxruntime" and device.type != "cpu":
+            return "torch"  # a GPU run asked for auto; the environment's choice is for the CPU
     if backend not in BACKENDS:
         raise WaestyleError(f"backend {backend!r}: choose from {', '.join(BACKENDS)}")
     if backend == "onnxruntime" and device.type != "cpu":
