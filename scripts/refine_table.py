@@ -1,13 +1,15 @@
 """Quality and time of `--refine N` beside the one-pass transfer, Gatys and the peer, in one run.
 
-    python scripts/refine_table.py [--steps 0 5 10 20 50] [--contents 8] [--styles 8] [--size 512]
-                                   [--gatys-iterations 100] [--out docs/results/quality/refine]
+    python scripts/refine_table.py [--steps 0 5 10 20 50] [--contents 8] [--styles 4] [--size 512]
+                                   [--ablation 20] [--gatys-iterations 100] [--out docs/results/quality/refine]
 
 The bundled model on the held-out demo pairs (the first `--contents` contents x the first `--styles` styles,
 centre-cropped squares of `--size` px), refined for each N; judged like the quality report by what the search
 does not optimise: EfficientNet-Lite2's Gram distance and the filter bank's texture cut (the search follows
-Lite0 and pixel colours), colour, content, grey SSIM, and seconds per image on this machine. Writes
-OUT/README.md (the table) and OUT/metrics.json (every row). Pick N by the Lite2 and filter-bank columns.
+Lite0 and pixel colours), colour, content, grey SSIM, and seconds per image on this machine. `--ablation N`
+adds N-step rows without the per-layer codes (one shared code) and with the first release's settings (one
+shared code, 256-px working size, lr 0.1). Writes OUT/README.md (the table) and OUT/metrics.json (every row).
+Pick N by the Lite2 and filter-bank columns.
 """
 
 import argparse
@@ -22,6 +24,7 @@ from waestyle.evaluation.methods import GatysMethod, IdentityMethod, ModelMethod
 from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network
+from waestyle.stylize.refine import RefineSettings
 from waestyle.stylize.stylizer import Stylizer
 
 COLUMNS = (("style_distance", "Lite2 style dist ↓", "{:.3f}"), ("texture_distance_cut", "texture cut ↑", "{:.0%}"),
@@ -33,7 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[0, 5, 10, 20, 50])
     parser.add_argument("--contents", type=int, default=8)
-    parser.add_argument("--styles", type=int, default=8)
+    parser.add_argument("--styles", type=int, default=4)
+    parser.add_argument("--ablation", type=int, default=20, help="steps of the ablation rows (0: none)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--gatys-iterations", type=int, default=100, help="0 leaves Gatys out")
     parser.add_argument("--out", type=Path, default=Path("docs/results/quality/refine"))
@@ -42,7 +46,13 @@ def main() -> None:
     contents = square_batch([load_image(p) for p in content_paths], args.size)
     styles = square_batch([load_image(p) for p in style_paths], args.size)
     stylizer = Stylizer.load()
+    stylizer.transfer(contents[:1, :, :64, :64], stylizer.style(styles[:1]), refine=1)  # loads the refiner: untimed
     methods: list = [IdentityMethod()] + [ModelMethod(stylizer, "waestyle default", None, n) for n in args.steps]
+    if args.ablation:
+        shared = RefineSettings(steps=args.ablation, per_layer=False)
+        first = RefineSettings(steps=args.ablation, per_layer=False, side=256, lr=0.1)
+        methods += [ModelMethod(stylizer, "one shared code", None, shared),
+                     ModelMethod(stylizer, "one shared code, 256 px, lr 0.1", None, first)]  # fmt: skip
     if args.gatys_iterations:
         methods.append(GatysMethod(load_feature_network(stylizer.config.features), iterations=args.gatys_iterations))
     methods.append(PeerMethod())

@@ -71,11 +71,29 @@ def test_refinement_without_a_style_image_is_refused_clearly(stylizer, pictures)
         stylizer.transfer(pictures[0], stylizer.style(stylizer.random_style(1)), refine=2)
 
 
-def test_the_onnx_runtime_backend_refines_with_pytorch_and_decodes_with_its_graph(stylizer, spatial_model, pictures):
+def test_the_onnx_runtime_backend_refines_with_pytorch(stylizer, spatial_model, pictures):
+    """Per-layer codes decode in PyTorch (the graph takes one code); a shared code decodes with the graph."""
     content, style = pictures[0], pictures[1]
     onnx = Stylizer.load(spatial_model, backend="onnxruntime")
     assert onnx.backend == "onnxruntime"
-    ours = pil_to_tensor(onnx.transfer(content, style, refine=3))
-    reference = pil_to_tensor(stylizer.transfer(content, style, refine=3))  # PyTorch, fp32
-    assert (ours - reference).abs().max() <= 2 / 255
-    assert not torch.equal(ours, pil_to_tensor(onnx.transfer(content, style)))
+    for refine in (3, RefineSettings(steps=3, per_layer=False)):
+        ours = pil_to_tensor(onnx.transfer(content, style, refine=refine))
+        reference = pil_to_tensor(stylizer.transfer(content, style, refine=refine))  # PyTorch, fp32
+        assert (ours - reference).abs().max() <= 2 / 255
+        assert not torch.equal(ours, pil_to_tensor(onnx.transfer(content, style)))
+
+
+def test_a_per_layer_code_of_equal_rows_decodes_as_the_shared_code_and_the_search_uses_one(stylizer, pictures):
+    model, work = stylizer.model, stylizer.work_batch(pictures[0])
+    z_style = stylizer.style_latent(pictures[1])
+    layers = model.decoder.styled_layers
+    assert layers == 1 + 2 * stylizer.config.res_blocks + len(stylizer.config.widths())
+    with torch.no_grad():
+        z_content = model.encode_content(work)
+        shared = model.decode(z_content, z_style, 4)
+        per_layer = model.decode(z_content, z_style[:, None].expand(-1, layers, -1), 4)
+    assert torch.allclose(shared, per_layer, atol=1e-6)
+    stylizer.transfer(pictures[0], pictures[1], refine=1)  # loads the refiner
+    refiner, target = stylizer._refiner, stylizer._refiner.target([stylizer.style_batch(pictures[1])])
+    assert refiner.refine(work, z_style, target, RefineSettings(steps=2)).shape == (1, layers, z_style.shape[1])
+    assert refiner.refine(work, z_style, target, RefineSettings(steps=2, per_layer=False)).shape == z_style.shape

@@ -15,6 +15,7 @@ from waestyle.core.errors import WaestyleError
 from waestyle.data.images import pil_to_tensor, tensor_to_pil
 from waestyle.features import FeatureNetwork
 from waestyle.features.distances import style_distance
+from waestyle.stylize.refine import RefineSettings
 from waestyle.stylize.stylizer import Stylizer
 
 
@@ -32,15 +33,17 @@ class ModelMethod:
     stylizer: Stylizer
     label: str
     content_dim: int | None = None
-    refine: int = 0
+    refine: int | RefineSettings = 0
 
     @property
     def name(self) -> str:
         name = self.label if self.content_dim is None else f"{self.label} k={self.content_dim}"
-        return f"{name} refine={self.refine}" if self.refine else name
+        steps = RefineSettings.of(self.refine).steps
+        return f"{name} refine={steps}" if steps else name
 
     def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        z_style = self.stylizer.style(style) if self.refine else self.stylizer.style_latent(style)
+        refining = RefineSettings.of(self.refine).steps > 0
+        z_style = self.stylizer.style(style) if refining else self.stylizer.style_latent(style)
         out = self.stylizer.transfer(contents, z_style, content_dim=self.content_dim, refine=self.refine)
         return _to_size(out, contents.shape[-2:])  # a global model answers at its own size
 

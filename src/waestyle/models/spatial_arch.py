@@ -69,10 +69,18 @@ class StyleDecoder(nn.Module):
             c_in = width
         self.to_rgb = nn.Conv2d(c_in, 3, 3, padding=1, padding_mode="reflect")
 
+    @property
+    def styled_layers(self) -> int:
+        """How many layers read z_s: the length of a per-layer code."""
+        return 1 + len(self.residual) + len(self.ups)
+
     def forward(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
-        h = self.from_latent(z_content, z_style)
+        """z_style: (B, style_dim), or (B, styled_layers, style_dim), one code per layer (StyleGAN's W+), which
+        refinement can search (stylize/refine.py)."""
+        codes = iter(z_style.unbind(1) if z_style.dim() == 3 else [z_style] * self.styled_layers)
+        h = self.from_latent(z_content, next(codes))
         for first, second in zip(self.residual[::2], self.residual[1::2], strict=True):
-            h = F.leaky_relu(h + second(first(h, z_style), z_style), 0.2)
+            h = F.leaky_relu(h + second(first(h, next(codes)), next(codes)), 0.2)
         for layer in self.ups:
-            h = layer(h, z_style)
+            h = layer(h, next(codes))
         return torch.sigmoid(reflect_conv3x3(self.to_rgb, h))

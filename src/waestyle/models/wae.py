@@ -90,7 +90,8 @@ class WAEStyleModel(nn.Module):
             size = torch.as_tensor(full if content_size is None else content_size, device=z_style.device)
             code = torch.log2(full / size.to(torch.float32)).reshape(-1, 1).expand(len(z_style), 1)
             shift = self.size_to_style(code.to(self.size_to_style.weight.dtype))
-            z_style = z_style + shift.to(z_style.dtype)
+            shift = shift.to(z_style.dtype)
+            z_style = z_style + (shift[:, None] if z_style.dim() == 3 else shift)  # a per-layer code: every layer
         return self.decoder(z_content, z_style)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -115,7 +115,7 @@ class InferenceNetworks:
     def decode(self, z_content: torch.Tensor, z_style: torch.Tensor, content_dim: int | None = None) -> torch.Tensor:
         """Images of (z_c, z_s); `content_dim`: how many z_c channels `keep_content` kept (None: all)."""
         if len(z_style) == 1 and len(z_content) > 1:
-            z_style = z_style.expand(len(z_content), -1)
+            z_style = z_style.expand(len(z_content), *z_style.shape[1:])
         z_content = z_content.to(self.device, self.dtype)
         if z_content.dim() == 4:
             z_content = z_content.contiguous(memory_format=self.memory_format)
@@ -128,7 +128,7 @@ class InferenceNetworks:
         """`work` (contents at processing size) decoded once per style latent, the contents encoded once."""
         height, width = work.shape[-2:]
         config = self.model.config
-        if self.onnx is not None:
+        if self.onnx is not None and all(z.dim() == 2 for z in z_styles):  # the graph takes one code, not one per layer
             size = content_size(config, content_dim)
             if size < config.content_dim and config.content_fill == "prior":
                 raise WaestyleError("this model fills dropped z_c channels from the prior; use --backend torch")

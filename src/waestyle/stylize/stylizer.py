@@ -190,7 +190,7 @@ class Stylizer:
         keep_colors: bool = False,
         long_side: int | None = None,
         style_scale: float = 1.0,
-        refine: int = 0,
+        refine: int | RefineSettings = 0,
     ) -> ImageLike:
         """`content` in the style of `style` (an image, a `Style` from `style`, or a latent from `style_latent`,
         `mix_styles`, `random_style`; None means the content's own style); `refine`: see the module docstring
@@ -200,7 +200,8 @@ class Stylizer:
         tensor, (B, 3, S, S) for a global model and (B, 3, H, W) for a spatial one. A single style
         applies to every image of the batch.
         """
-        if refine and style is not None and not isinstance(style, Style) and not is_latent(style):
+        needs_images = RefineSettings.of(refine).steps and style is not None
+        if needs_images and not isinstance(style, Style) and not is_latent(style):
             style = self.style(style)
         z_style = None if style is None else (style if is_latent(style) or isinstance(style, Style) else
                                               self.style_latent(style))  # fmt: skip
@@ -240,7 +241,7 @@ class Stylizer:
         long_side: int | None = None,
         style_scale: float = 1.0,
         batch_size: int = 16,
-        refine: int = 0,
+        refine: int | RefineSettings = 0,
     ) -> list[list[Image.Image]]:
         """Many PIL contents, each with every style latent or `Style` (None: the content's own):
         `results[style][content]`. With `refine`, every pair is refined (the styles must be `Style`s).
@@ -269,23 +270,24 @@ class Stylizer:
         work: torch.Tensor,
         z_styles: Sequence[torch.Tensor],
         content_dim: int | None,
-        refine: int = 0,
+        refine: int | RefineSettings = 0,
         styles: Sequence[Style | torch.Tensor | None] = (),
     ) -> list[torch.Tensor]:
         z_styles = [z.to(self.device) for z in z_styles]
-        if refine:
+        settings = RefineSettings.of(refine)
+        if settings.steps:
             pairs = zip(z_styles, styles, strict=True)
-            z_styles = [self._refined(work, z, style, refine, content_dim) for z, style in pairs]
+            z_styles = [self._refined(work, z, style, settings, content_dim) for z, style in pairs]
         return self.networks.stylise(work, z_styles, content_dim)
 
-    def _refined(self, work: torch.Tensor, z_style: torch.Tensor, style, steps: int, content_dim: int | None):
-        """z_s refined for each content of `work` (one code per content image)."""
+    def _refined(self, work: torch.Tensor, z_style: torch.Tensor, style, settings: RefineSettings,
+                 content_dim: int | None) -> torch.Tensor:  # fmt: skip
+        """z_s refined for each content of `work` (one code, or one per layer, per content image)."""
         if not isinstance(style, Style):
             raise WaestyleError("refinement needs the style's images: pass a style image or stylizer.style(...)")
-        if self._refiner is None:
-            self._refiner = Refiner(self.model, self.device)
+        if self._refiner is None or self._refiner.loss != settings.loss:
+            self._refiner = Refiner(self.model, self.device, settings.loss)
         target = self._refiner.target(*zip(*style.refinable(), strict=True))
-        settings = RefineSettings(steps=steps)
         z_style = z_style.expand(len(work), -1)
         return torch.cat([self._refiner.refine(work[i : i + 1], z_style[i : i + 1], target, settings, content_dim)
                           for i in range(len(work))])  # fmt: skip
