@@ -1,15 +1,20 @@
 """The web page in a real browser: Debian's Chromium driven by Playwright, against a live server."""
 
 import base64
+import functools
+import http.server
 import io
 import shutil
+import threading
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.web.app import create_app
+from waestyle.web.static_site import export_site
 
 from .web_helpers import live_server
 
@@ -67,3 +72,83 @@ def test_upload_two_images_stylise_and_download(tmp_path):
     with Image.open(tmp_path / "web-page.png") as shot:
         assert shot.size[0] == 1200
     print(f"screenshot: {tmp_path / 'web-page.png'}")
+
+
+# The page's own result, as base64 PNG bytes.
+RESULT_PNG = """async () => {
+    const blob = await (await fetch(document.getElementById('result').src)).blob();
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let text = ''; for (const b of bytes) text += String.fromCharCode(b);
+    return btoa(text);
+}"""
+# Mean absolute difference to PyTorch's fp32 output, in 8-bit steps: the canvas resizes (to the 512-px working
+# size and back, the style to 256 px) where PIL does on the server; the graphs themselves agree to 1e-6.
+TOLERANCE = 2.0
+
+
+def stylise_here(page, content: str, style: str, timeout: int = 120_000) -> tuple[Image.Image, str]:
+    """Choose two bundled examples, run the page's in-browser mode, return the result and the status line."""
+    page.click(f"#content-examples img[data-name={content}]")
+    page.click(f"#style-examples img[data-name={style}]")
+    page.check("input[name=engine][value=here]")
+    assert page.locator("#refine-note").is_visible() and not page.locator("#refine-control").is_visible()
+    page.click("#stylise")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('done')", timeout=timeout)
+    png = base64.b64decode(page.evaluate(RESULT_PNG))
+    return Image.open(io.BytesIO(png)).convert("RGB"), page.text_content("#status")
+
+
+def pytorch_reference(content: str, style: str) -> np.ndarray:
+    stylizer = Stylizer.load(precision="fp32", backend="torch", max_side=768)
+    paths = {p.stem: p for p in demo_contents() + demo_styles()}
+    with Image.open(paths[content]) as c, Image.open(paths[style]) as s:
+        return np.asarray(stylizer.transfer(c.convert("RGB"), s.convert("RGB")), dtype=np.float64)
+
+
+def test_the_page_stylises_in_the_browser_without_the_transfer_api():
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    with live_server(create_app(Stylizer.load(max_side=768))) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page()
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        assert page.evaluate("crossOriginIsolated") is True  # the server's two headers
+        result, status = stylise_here(page, "cat", "strokes")
+        threads = int(page.get_attribute("body", "data-engine-threads"))
+        browser.close()
+    assert not any("/api/transfer" in r for r in requests) and any(r.endswith("/model/transfer.onnx") for r in requests)
+    assert threads > 1 and "here" in status
+    reference = pytorch_reference("cat", "strokes")
+    ours = np.asarray(result, dtype=np.float64)
+    assert ours.shape == reference.shape
+    difference = np.abs(ours - reference)
+    print(f"in-browser vs PyTorch: mean {difference.mean():.2f}, max {difference.max():.0f} (8-bit steps); {status}")
+    assert difference.mean() <= TOLERANCE
+
+
+def test_the_exported_site_runs_from_a_plain_static_server(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    site = export_site(Stylizer.load(precision="fp32", backend="torch").model, tmp_path / "site")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+            assert page.evaluate("crossOriginIsolated") is False  # a plain server sends no isolation headers
+            assert not page.locator("#engine-server-choice").is_visible()  # nothing to run on but the browser
+            result, status = stylise_here(page, "cat", "strokes")
+            threads = int(page.get_attribute("body", "data-engine-threads"))
+            browser.close()
+    finally:
+        server.shutdown()
+    assert threads == 1
+    ours = np.asarray(result, dtype=np.float64)
+    assert np.abs(ours - pytorch_reference("cat", "strokes")).mean() <= TOLERANCE

@@ -9,6 +9,7 @@ outputs are at most `max_output_side` pixels on their long side; inference runs 
 
 import asyncio
 import io
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,8 @@ from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.core.errors import WaestyleError
 from waestyle.core.version import __version__
 from waestyle.data.images import ImageTooLarge, NotAnImage, decode_image
+from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH
+from waestyle.web.static_site import ISOLATION_HEADERS, runtime_file
 
 STATIC = Path(__file__).parent / "static"
 CHUNK = 1 << 16
@@ -94,11 +97,58 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
             return JSONResponse({"detail": f"request larger than the limit of {_size(limits.max_request_bytes)}"}, 413)
         return await call_next(request)
 
+    @app.middleware("http")
+    async def isolate_the_page(request: Request, call_next):
+        """Cross-origin isolation, so the page's in-browser mode may use threads (not on FastAPI's /docs pages,
+        whose scripts come from a CDN)."""
+        response = await call_next(request)
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            response.headers.update(ISOLATION_HEADERS)
+        return response
+
     examples = {"content": {p.stem: p for p in demo_contents()}, "style": {p.stem: p for p in demo_styles()}}
     app.include_router(_info_routes(stylizer, limits, examples))
     app.include_router(_transfer_route(stylizer, limits, examples))
+    app.include_router(_in_browser_routes(stylizer))
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
     return app
+
+
+def _in_browser_routes(stylizer) -> APIRouter:
+    """The page's "run here" mode: the vendored ONNX Runtime Web, and this model's graphs (exported once, on
+    the first request, into the ONNX cache; see static_site.py)."""
+    router, lock, exported = APIRouter(), threading.Lock(), []
+
+    def graphs() -> Path:
+        from waestyle.stylize.onnx_backend import ensure_export
+        from waestyle.stylize.onnx_export import fp32_copy
+
+        with lock:  # one export, whatever the number of first requests
+            if not exported:
+                exported.append(ensure_export(fp32_copy(stylizer.model)))  # fp32 even if PyTorch runs bf16
+            return exported[0]
+
+    @router.get("/runtime/{name}", include_in_schema=False)
+    def runtime(name: str) -> Response:
+        try:
+            data, media_type, gzipped = runtime_file(name)
+        except FileNotFoundError as err:
+            raise HTTPException(404, f"no runtime file {name!r}") from err
+        return Response(data, media_type=media_type, headers={"Content-Encoding": "gzip"} if gzipped else None)
+
+    @router.get("/model/{name}", include_in_schema=False)
+    async def graph(name: str) -> FileResponse:
+        if name not in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR):
+            raise HTTPException(404, f"no model file {name!r}")
+        try:
+            folder = await run_in_threadpool(graphs)
+        except WaestyleError as err:
+            raise HTTPException(503, f"the in-browser mode needs the model's ONNX graphs: {err}") from err
+        return FileResponse(
+            folder / name, media_type="application/json" if name == SIDECAR else "application/octet-stream"
+        )
+
+    return router
 
 
 def _info_routes(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:

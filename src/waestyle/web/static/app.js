@@ -1,8 +1,11 @@
-// The waestyle page: choose a content and one or more styles, set the controls, POST /api/transfer.
+// The waestyle page: choose a content and one or more styles, set the controls, then POST /api/transfer, or
+// run the exported graphs here (local.js). Served by `waestyle serve`, or as the static site of
+// `waestyle export --web` (site.json says so; there it always runs here).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { content: null, styles: [], mixing: false, model: null };
+const state = { content: null, styles: [], mixing: false, model: null, site: null, engine: null };
+const runsHere = () => document.querySelector("input[name=engine]:checked").value === "here";
 
 // A chosen image: an uploaded File or a bundled example's name, with a URL to preview it.
 function fromFile(file) { return { file, label: file.name, url: URL.createObjectURL(file) }; }
@@ -104,6 +107,49 @@ function buildForm() {
   return form;
 }
 
+async function onServer() {
+  const response = await fetch("/api/transfer", { method: "POST", body: buildForm() });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : body.detail;
+    throw new Error(detail || `the server answered ${response.status}`);
+  }
+  return response.blob();
+}
+
+// The graphs load once, on the first "here" (a few MB; the progress bar shows it).
+function localEngine() {
+  if (!state.engine) {
+    const bar = $("load-progress");
+    bar.hidden = false;
+    const engine = new LocalEngine((loaded, total) => { bar.max = total || 1; bar.value = loaded; });
+    state.engine = engine.load(state.site ? "model/" : "/model/").then((ready) => {
+      bar.hidden = true;
+      document.body.dataset.engineThreads = ready.threads;
+      return ready;
+    }, (error) => { state.engine = null; bar.hidden = true; throw error; });
+  }
+  return state.engine;
+}
+
+async function decodedImage(item) {
+  return createImageBitmap(item.file ?? await (await fetch(item.url)).blob());
+}
+
+async function here() {
+  $("status").textContent = "loading the model into this page…";
+  const engine = await localEngine();
+  $("status").textContent = "stylising here…";
+  const styles = await Promise.all(state.styles.map(async (s) => ({ bitmap: await decodedImage(s), weight: s.weight })));
+  const random = $("random-style").checked
+    ? { seed: Math.max(0, Math.floor(Number($("seed").value) || 0)), weight: 1 } : null;
+  const contentDim = $("content-dim-control").hidden ? null : Number($("content-dim").value);
+  return engine.stylise(await decodedImage(state.content), {
+    styles, random, strength: Number($("strength").value), contentDim,
+    keepColors: $("keep-colors").checked, styleScale: $("style-scale-control").hidden ? 1 : styleScale(),
+  });
+}
+
 async function stylise() {
   const status = $("status");
   status.className = "";
@@ -111,16 +157,12 @@ async function stylise() {
   $("stylise").disabled = true;
   const started = performance.now();
   try {
-    const response = await fetch("/api/transfer", { method: "POST", body: buildForm() });
-    if (!response.ok) {
-      const body = await response.json().catch(() => ({}));
-      const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : body.detail;
-      throw new Error(detail || `the server answered ${response.status}`);
-    }
-    const url = URL.createObjectURL(await response.blob());
+    const blob = runsHere() ? await here() : await onServer();
+    const url = URL.createObjectURL(blob);
     $("result").src = url;
     Object.assign($("download"), { href: url, hidden: false });
-    status.textContent = `done in ${((performance.now() - started) / 1000).toFixed(2)} s`;
+    const where = runsHere() ? ` here (${document.body.dataset.engineThreads} thread(s))` : "";
+    status.textContent = `done${where} in ${((performance.now() - started) / 1000).toFixed(2)} s`;
   } catch (error) {
     status.className = "error";
     status.textContent = error.message;
@@ -129,8 +171,23 @@ async function stylise() {
   }
 }
 
+// Refinement is PyTorch's: its control says so where the page runs the graphs itself.
+function showEngine() {
+  const local = runsHere();
+  $("refine-control").hidden = local;
+  $("refine-note").hidden = !local;
+  if (local) $("refine").value = 0;
+}
+
 async function start() {
-  state.model = await (await fetch("/api/health")).json();
+  state.site = await fetch("site.json").then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  state.model = state.site ?? await (await fetch("/api/health")).json();
+  if (state.site) {  // a static site: no server to run on
+    $("engine-server-choice").hidden = true;
+    document.querySelector("input[name=engine][value=here]").checked = true;
+  }
+  for (const radio of document.querySelectorAll("input[name=engine]")) radio.addEventListener("change", showEngine);
+  showEngine();
   const model = state.model.model;
   $("model-info").textContent = `Model: ${model.arch}, trained at ${model.image_size} px.`;
   $("style-scale-control").hidden = model.arch !== "spatial";
@@ -151,8 +208,8 @@ async function start() {
   wireDrop("content-drop", "content-file", setContent);
   wireDrop("style-drop", "style-file", addStyle);
   await Promise.all([
-    loadGallery("/api/contents", "content-examples", setContent),
-    loadGallery("/api/styles", "style-examples", addStyle),
+    loadGallery(state.site ? "examples/contents.json" : "/api/contents", "content-examples", setContent),
+    loadGallery(state.site ? "examples/styles.json" : "/api/styles", "style-examples", addStyle),
   ]);
   document.body.dataset.ready = "true";
 }
