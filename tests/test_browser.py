@@ -4,6 +4,7 @@ import base64
 import functools
 import http.server
 import io
+import re
 import shutil
 import threading
 
@@ -28,7 +29,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 
 def test_upload_two_images_stylise_and_download(tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with live_server(create_app(Stylizer.load(max_side=512))) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -39,7 +40,7 @@ def test_upload_two_images_stylise_and_download(tmp_path):
         page.set_input_files("#content-file", str(demo_contents()[0]))
         page.set_input_files("#style-file", str(demo_styles()[3]))
         page.click("#stylise")
-        page.wait_for_function("document.getElementById('result').naturalWidth > 0", timeout=60_000)
+        expect(page.locator("#result")).to_have_attribute("src", re.compile("^blob:"), timeout=60_000)
         assert page.locator("#download").is_visible()
         png = page.evaluate(
             """async () => {
@@ -63,8 +64,8 @@ def test_upload_two_images_stylise_and_download(tmp_path):
         page.locator("#style-scale").fill("1")  # one octave up: texture twice as large
         assert page.text_content("#style-scale-value") == "2.00"
         page.click("#stylise")
-        page.wait_for_function(f"document.getElementById('result').src !== {first!r}", timeout=60_000)
-        page.wait_for_function("document.getElementById('status').textContent.startsWith('done')", timeout=60_000)
+        expect(page.locator("#result")).not_to_have_attribute("src", first, timeout=60_000)
+        expect(page.locator("#status")).to_have_text(DONE, timeout=60_000)
         browser.close()
     with Image.open(io.BytesIO(base64.b64decode(png))) as result, Image.open(demo_contents()[0]) as content:
         assert result.format == "PNG" and result.size == content.size
@@ -74,6 +75,8 @@ def test_upload_two_images_stylise_and_download(tmp_path):
     print(f"screenshot: {tmp_path / 'web-page.png'}")
 
 
+# Waits by Playwright's selectors, not wait_for_function: the server's content policy forbids evaluating strings.
+DONE = re.compile(r"^done")
 # The page's own result, as base64 PNG bytes.
 RESULT_PNG = """async () => {
     const blob = await (await fetch(document.getElementById('result').src)).blob();
@@ -88,12 +91,14 @@ TOLERANCE = 2.0
 
 def stylise_here(page, content: str, style: str, timeout: int = 120_000) -> tuple[Image.Image, str]:
     """Choose two bundled examples, run the page's in-browser mode, return the result and the status line."""
+    from playwright.sync_api import expect
+
     page.click(f"#content-examples img[data-name={content}]")
     page.click(f"#style-examples img[data-name={style}]")
     page.check("input[name=engine][value=here]")
     assert page.locator("#refine-note").is_visible() and not page.locator("#refine-control").is_visible()
     page.click("#stylise")
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('done')", timeout=timeout)
+    expect(page.locator("#status")).to_have_text(DONE, timeout=timeout)
     png = base64.b64decode(page.evaluate(RESULT_PNG))
     return Image.open(io.BytesIO(png)).convert("RGB"), page.text_content("#status")
 
@@ -130,7 +135,7 @@ def test_the_page_stylises_in_the_browser_without_the_transfer_api():
 
 
 def test_the_exported_site_runs_from_a_plain_static_server(tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     site = export_site(Stylizer.load(precision="fp32", backend="torch").model, tmp_path / "site")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
@@ -146,9 +151,24 @@ def test_the_exported_site_runs_from_a_plain_static_server(tmp_path):
             assert not page.locator("#engine-server-choice").is_visible()  # nothing to run on but the browser
             result, status = stylise_here(page, "cat", "strokes")
             threads = int(page.get_attribute("body", "data-engine-threads"))
+            # Every control the graphs can express, in the browser: a two-style mix with weights, a random
+            # style, half strength, fewer content channels, the photo's colours.
+            first = page.get_attribute("#result", "src")
+            page.click("#add-style")
+            page.click("#style-examples img[data-name=brick]")
+            page.locator("#style-list input.weight").nth(1).fill("0.5")
+            page.check("#random-style")
+            page.locator("#strength").fill("0.5")
+            page.locator("#content-dim").fill("16")
+            page.check("#keep-colors")
+            page.click("#stylise")
+            expect(page.locator("#result")).not_to_have_attribute("src", first, timeout=60_000)
+            expect(page.locator("#status")).to_have_text(DONE, timeout=60_000)
+            mixed = Image.open(io.BytesIO(base64.b64decode(page.evaluate(RESULT_PNG)))).convert("RGB")
             browser.close()
     finally:
         server.shutdown()
-    assert threads == 1
+    assert mixed.size == result.size and np.abs(np.asarray(mixed, float) - np.asarray(result, float)).mean() > 2
+    assert threads == 1 and status.startswith("done here")
     ours = np.asarray(result, dtype=np.float64)
     assert np.abs(ours - pytorch_reference("cat", "strokes")).mean() <= TOLERANCE

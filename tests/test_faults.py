@@ -42,6 +42,9 @@ FAULT_CASES = [
     ("training", "--out cannot be created"),
     ("training", "disk full while writing a checkpoint"),
     ("training", "SIGKILL mid-run, then --resume"),
+    ("training", "disk full while writing the log or a sample grid"),
+    ("training", "images of a folder deleted or corrupted mid-run"),
+    ("training", "a pack truncated mid-run"),
     ("web API", "upload larger than --max-upload-mb"),
     ("web API", "request body larger than the limit"),
     ("web API", "image above --max-pixels (read from the header)"),
@@ -191,6 +194,75 @@ def test_a_full_disk_stops_training_cleanly_and_resume_continues(tmp_path, capsy
     assert status == 0 and latest_checkpoint(run).step == 6, err
     robustness("training", "disk full while writing a checkpoint", "error, resumable",
                observed.replace(str(tmp_path) + "/", "") + "; `--resume` then finished from step 2")  # fmt: skip
+
+
+def test_a_full_disk_between_checkpoints_stops_cleanly_and_resume_continues(tmp_path, capsys, image_dir, monkeypatch,
+                                                                         robustness):  # fmt: skip
+    import waestyle.training.loop as loop
+
+    real_save = loop.save_image
+
+    def full_at_step_3(image, path):
+        if "step-00000003" in Path(path).name:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_save(image, path)
+
+    run = tmp_path / "run"
+    argv = ["train", "--data", image_dir, "--out", run, "--image-size", "32", "--content-dim", "8", "--style-dim",
+            "8", "--batch-size", "4", "--steps", "4", "--checkpoint-every", "2", "--sample-every", "1"]  # fmt: skip
+    monkeypatch.setattr(loop, "save_image", full_at_step_3)
+    observed = one_line_error(*run_cli(argv, capsys))
+    assert "step-3 log or sample grid" in observed and latest_checkpoint(run).step == 2
+    monkeypatch.setattr(loop, "save_image", real_save)
+    status, err = run_cli([*argv, "--resume"], capsys)
+    assert status == 0 and latest_checkpoint(run).step == 4, err
+    robustness("training", "disk full while writing the log or a sample grid", "error, resumable",
+               observed.replace(str(tmp_path) + "/", "") + "; `--resume` then finished from step 2")  # fmt: skip
+
+
+def test_images_deleted_or_corrupted_mid_run_are_skipped_and_reported(tmp_path, caplog, robustness):
+    from waestyle.data.folders import ImageFolderDataset
+
+    from .conftest import write_images
+
+    paths = write_images(tmp_path / "data", 6)
+    dataset = ImageFolderDataset(paths, 32)
+    first = dataset[0]
+    paths[1].unlink()  # gone after the run listed it
+    paths[2].write_bytes(paths[2].read_bytes()[:40])  # cut short mid-run
+    with caplog.at_level("WARNING"):
+        batch = [dataset[i] for i in range(len(dataset))]
+    assert all(t.shape == first.shape for t in batch) and dataset.bad == {1, 2}
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipping")]
+    assert len(skipped) == 2 and "no such file" in skipped[0] and "truncated" in skipped[1]
+    robustness(
+        "training",
+        "images of a folder deleted or corrupted mid-run",
+        "skipped, reported",
+        f"{len(skipped)} warnings `skipping FILE: …`; every item still a 32-px image (the next readable one)",
+    )
+
+
+def test_a_pack_truncated_mid_run_is_read_up_to_its_end_and_reported(tmp_path, caplog, robustness):
+    from waestyle.data.packs import PackedDataset, write_pack
+
+    from .conftest import write_images
+
+    write_images(tmp_path / "data", 8)
+    write_pack([str(tmp_path / "data")], tmp_path / "pack", 32, workers=0, max_pixels=10**7, progress=False)
+    dataset = PackedDataset(tmp_path / "pack", 32)
+    reference = dataset[1]
+    data = tmp_path / "pack" / "images.u8"
+    with open(data, "r+b") as handle:  # keep the header and three images, as a shrinking copy would
+        handle.truncate(dataset._array.offset + 3 * 32 * 32 * 3)
+    with caplog.at_level("WARNING"):
+        items = [dataset[i] for i in range(8)]  # without the check, index 3 on would kill the process (SIGBUS)
+    assert torch.equal(items[1], reference) and torch.equal(items[4], items[1])  # 4 -> 4 % 3
+    warnings = [r.getMessage() for r in caplog.records if "shrank" in r.getMessage()]
+    assert len(warnings) == 1 and "shrank to 3 of 8 images" in warnings[0]
+    robustness("training", "a pack truncated mid-run", "skipped, reported",
+               "one warning `PACK/images.u8 shrank to 3 of 8 images while training; skipping the rest`; "
+               "the 3 readable images stand in for the rest")  # fmt: skip
 
 
 def _last_logged_step(run: Path) -> int:

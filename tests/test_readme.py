@@ -68,6 +68,7 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     for command in serves:
         run_server_briefly(shlex.split(command))
     assert Path("out.png").is_file() and Path("photo-rec.png").is_file() and Path("styled.png").is_file()
+    assert all(Path("site", name).is_file() for name in ("index.html", "site.json", "model/transfer.onnx"))
     assert len(list(Path("demo").glob("*__*.jpg"))) == 64 and Path("demo/grid.png").is_file()
     assert len(list(Path("data/demo/styles").iterdir())) == 600
     assert "| source | role | where | pictures | licence |" in Path("data/train/SOURCES.md").read_text()

@@ -1,6 +1,7 @@
 """The `serve` sub-command: the web app on uvicorn."""
 
 import argparse
+import os
 from pathlib import Path
 
 from waestyle.cli.common import add_backend_option, inference_options
@@ -19,6 +20,20 @@ def add_serve(commands) -> None:
     sub.add_argument("--max-upload-mb", type=int, default=20, help="largest uploaded file (default: 20)")
     sub.add_argument("--max-pixels", type=int, default=25_000_000, help="largest decoded image (default: 25,000,000)")
     sub.add_argument("--max-concurrent", type=int, default=2, help="transfers run at once (default: 2)")
+    sub.add_argument(
+        "--time-limit", type=float, default=120.0, help="seconds a transfer may take before a 503 (default: 120)"
+    )
+    sub.add_argument(
+        "--api-key",
+        default=os.environ.get("WAESTYLE_API_KEY"),
+        help="require this key for transfers, in X-API-Key or Authorization: Bearer (default: $WAESTYLE_API_KEY)",
+    )
+    sub.add_argument("--rate-limit", type=int, default=0, help="transfers per client per minute (default: 0, no limit)")
+    sub.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="behind a reverse proxy: its address, so X-Forwarded-For names the client (uvicorn's option)",
+    )
     sub.add_argument("--device", default=None, help="cpu, cuda or auto (default: cpu)")
     add_backend_option(sub)
 
@@ -38,6 +53,13 @@ def run_serve(args: argparse.Namespace) -> int:
         raise WaestyleError("--port must be 1-65535, --max-side and --max-output-side at least 16")
     if min(args.max_upload_mb, args.max_concurrent) < 1:
         raise WaestyleError("--max-upload-mb and --max-concurrent must be at least 1")
+    if args.time_limit <= 0 or args.rate_limit < 0:
+        raise WaestyleError("--time-limit must be positive and --rate-limit 0 or more")
+    if args.api_key is not None and len(args.api_key) < 16:
+        raise WaestyleError(
+            "--api-key must be at least 16 characters "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
     limits = ServeLimits(
         max_file_bytes=args.max_upload_mb * 2**20,
         max_request_bytes=(args.max_upload_mb * 2 + 8) * 2**20,
@@ -45,6 +67,9 @@ def run_serve(args: argparse.Namespace) -> int:
         max_side=args.max_side,
         max_output_side=args.max_output_side,
         max_concurrent=args.max_concurrent,
+        transfer_seconds=args.time_limit,
+        api_key=args.api_key,
+        rate_per_minute=args.rate_limit,
     )
     stylizer = Stylizer.load(args.model, max_side=args.max_side, **inference_options(args))
     if stylizer.compiled:  # compile now, not in the first request
@@ -55,7 +80,8 @@ def run_serve(args: argparse.Namespace) -> int:
         f"{', compiled' if stylizer.compiled else ''}); "
         "Ctrl-C stops"
     )
-    uvicorn.run(create_app(stylizer, limits), host=args.host, port=args.port, log_level="warning")
+    proxy = {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {}
+    uvicorn.run(create_app(stylizer, limits), host=args.host, port=args.port, log_level="warning", **proxy)
     return 0
 
 

@@ -106,6 +106,7 @@ class PackedDataset(Dataset):
         self.path, self.count, self.stored = folder / DATA_FILE, int(meta["count"]), int(meta["image_size"])
         self.image_size = image_size
         self._array = None  # opened lazily, so each DataLoader worker maps the file itself
+        self._reported = False
         expected = self.count * self.stored * self.stored * 3
         if not self.path.is_file() or self.path.stat().st_size < expected:
             raise WaestyleError(f"{folder}: {DATA_FILE} is missing or shorter than {pack_summary(meta)}")
@@ -116,12 +117,33 @@ class PackedDataset(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         if self._array is None:
             self._array = np.load(self.path, mmap_mode="r")
+        index = self._readable(index)
         image = torch.from_numpy(np.array(self._array[index])).permute(2, 0, 1).float() / 255.0
         if self.stored != self.image_size:
             image = F.interpolate(image[None], size=(self.image_size, self.image_size), mode="bicubic", antialias=True)[
                 0
             ].clamp(0, 1)
         return image
+
+    def _readable(self, index: int) -> int:
+        """`index`, or, if the file has shrunk below it since training began (reading it would kill the process
+        with SIGBUS), a readable one in its place, reported once. A deleted file stays readable: the open
+        mapping keeps its data."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return index
+        item = self.stored * self.stored * 3
+        readable = max(0, min(self.count, (size - self._array.offset) // item))
+        if index < readable:
+            return index
+        if readable == 0:
+            raise WaestyleError(f"{self.path}: the pack was truncated to no images while training")
+        if not self._reported:
+            self._reported = True
+            log.warning("%s shrank to %d of %d images while training; skipping the rest", self.path, readable,
+                        self.count)  # fmt: skip
+        return index % readable
 
 
 def pack_summary(meta: dict) -> str:

@@ -353,11 +353,17 @@ def _record(run: _Run, row: dict, done: int, model_config: ModelConfig, config: 
             log: "_CsvLog", last: bool) -> None:  # fmt: skip
     """The main process's bookkeeping after step `done` (`last`: the run's final step, or the time is up): log
     row, sample grid, checkpoint and model folder."""
-    if done % config.log_every == 0 or last:
-        log.write(row)
-    if done % config.sample_every == 0 or last:
-        run.model.eval()
-        save_image(sample_grid(run.model, run.preview), run_dir / "samples" / f"step-{done:08d}.png")
+    try:
+        if done % config.log_every == 0 or last:
+            log.write(row)
+        if done % config.sample_every == 0 or last:
+            run.model.eval()
+            save_image(sample_grid(run.model, run.preview), run_dir / "samples" / f"step-{done:08d}.png")
+    except OSError as err:  # disk full between checkpoints: the last one is intact
+        raise WaestyleError(
+            f"cannot write the step-{done} log or sample grid to {run_dir}: {err.strerror or err}; "
+            "the last checkpoint is intact, free space and continue with --resume"
+        ) from err
     if done % config.checkpoint_every == 0 or last:
         weights = run.model.trainable_state_dict()
         state = TrainingCheckpoint(done, model_config.to_dict(), asdict(config), weights, run.optimizer.state_dict())

@@ -25,7 +25,9 @@ from waestyle.core.errors import WaestyleError
 from waestyle.core.version import __version__
 from waestyle.data.images import ImageTooLarge, NotAnImage, decode_image
 from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH
-from waestyle.web.static_site import ISOLATION_HEADERS, runtime_file
+from waestyle.web.access import RateLimiter, key_matches
+from waestyle.web.security import security_headers
+from waestyle.web.static_site import model_summary, runtime_file
 
 STATIC = Path(__file__).parent / "static"
 CHUNK = 1 << 16
@@ -41,6 +43,9 @@ class ServeLimits:
     max_output_side: int = 2048  # long side of an output (default: the content's own, up to this)
     style_read_side: int = 1024  # styles are read at 256 px: a JPEG style needs no more than this decoded
     max_concurrent: int = 2  # transfers at once
+    transfer_seconds: float = 120.0  # a transfer still running after this answers 503 (its slot frees when it ends)
+    api_key: str | None = None  # if set, POST /api/transfer needs it (X-API-Key or Authorization: Bearer)
+    rate_per_minute: int = 0  # transfers per client address per minute (0: no limit)
 
 
 def _size(n_bytes: int) -> str:
@@ -98,12 +103,11 @@ def create_app(stylizer, limits: ServeLimits = ServeLimits()) -> FastAPI:
         return await call_next(request)
 
     @app.middleware("http")
-    async def isolate_the_page(request: Request, call_next):
-        """Cross-origin isolation, so the page's in-browser mode may use threads (not on FastAPI's /docs pages,
-        whose scripts come from a CDN)."""
+    async def secure_every_answer(request: Request, call_next):
+        """Content policy, no sniffing, no framing, no referrer; cross-origin isolation for the page's in-browser
+        mode (see security.py)."""
         response = await call_next(request)
-        if not request.url.path.startswith(("/docs", "/redoc")):
-            response.headers.update(ISOLATION_HEADERS)
+        response.headers.update(security_headers(request.url.path))
         return response
 
     examples = {"content": {p.stem: p for p in demo_contents()}, "style": {p.stem: p for p in demo_styles()}}
@@ -163,19 +167,16 @@ def _info_routes(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
             "version": __version__,
             "backend": getattr(stylizer, "backend", "torch"),
             "compiled": getattr(stylizer, "compiled", False),
-            "model": {
-                "arch": config.arch,
-                "image_size": config.image_size,
-                "content_dim": config.content_dim,
-                "style_dim": config.style_dim,
-                "nested_content": config.nested_content,
-            },
+            "model": model_summary(config),
+            "auth": {"api_key": limits.api_key is not None},
             "limits": {
                 "max_file_bytes": limits.max_file_bytes,
                 "max_pixels": limits.max_pixels,
                 "max_styles": limits.max_styles,
                 "max_side": limits.max_side,
                 "max_output_side": limits.max_output_side,
+                "transfer_seconds": limits.transfer_seconds,
+                "rate_per_minute": limits.rate_per_minute,
             },
         }
 
@@ -204,9 +205,21 @@ def _transfer_route(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
     router, config = APIRouter(), stylizer.config
     gate = asyncio.Semaphore(limits.max_concurrent)  # transfers at once
     decode_gate = asyncio.Semaphore(limits.max_concurrent)  # uploads decoded at once
+    limiter = RateLimiter(limits.rate_per_minute) if limits.rate_per_minute else None
+
+    def admit(request: Request) -> None:
+        """The key, then the client's rate: 401 / 429 before anything is read."""
+        if limits.api_key is not None and not key_matches(limits.api_key, request.headers):
+            raise HTTPException(401, "this server needs an API key: send X-API-Key", {"WWW-Authenticate": "Bearer"})
+        if limiter is not None:
+            wait = limiter.retry_after(request.client.host if request.client else "unknown")
+            if wait > 0:
+                raise HTTPException(429, f"more than {limits.rate_per_minute} transfers a minute; retry in "
+                                         f"{wait:.0f} s", {"Retry-After": str(max(1, round(wait)))})  # fmt: skip
 
     @router.post("/api/transfer", response_class=Response, responses={200: {"content": {"image/png": {}}}})
     async def transfer(
+        request: Request,
         content: Annotated[UploadFile | None, File(description="the content image")] = None,
         content_example: Annotated[str | None, Form(description="or a bundled content's name")] = None,
         style: Annotated[list[UploadFile] | None, File(description="style image(s); repeat to mix")] = None,
@@ -226,6 +239,7 @@ def _transfer_route(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
         ] = 0,
     ) -> Response:
         """Stylise `content` with the mix of its styles; returns a PNG."""
+        admit(request)
         if (content is None) == (content_example is None):
             raise HTTPException(422, "give one content: an uploaded `content` file or a `content_example` name")
         uploads = [s for s in style or [] if s.filename or s.size]
@@ -245,10 +259,19 @@ def _transfer_route(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
         controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors,
                     "long_side": long_side or min(max(content_image.size), limits.max_output_side),
                     "style_scale": style_scale, "refine": refine}  # fmt: skip
-        async with gate:
-            png = await run_in_threadpool(
-                _stylise, stylizer, content_image, style_images, random_style, seed, mix, controls
-            )
+        await gate.acquire()
+        work = asyncio.ensure_future(
+            run_in_threadpool(_stylise, stylizer, content_image, style_images, random_style, seed, mix, controls)
+        )
+        try:
+            png = await asyncio.wait_for(asyncio.shield(work), limits.transfer_seconds)
+        except TimeoutError as err:
+            hint = "try fewer refine steps or a smaller image"
+            raise HTTPException(
+                503, f"the transfer took longer than the limit of {limits.transfer_seconds:g} s; {hint}"
+            ) from err
+        finally:  # a thread cannot be stopped: its slot frees when it ends, so the bound on work holds
+            work.add_done_callback(lambda _: gate.release())
         return Response(png, media_type="image/png")
 
     return router

@@ -3,7 +3,7 @@
 The page (static/) can run the two exported graphs itself (static/local.js, static/worker.js) with ONNX Runtime
 Web, vendored from npm (vendor/onnxruntime-web: one build, wasm with SIMD and threads, its .wasm stored gzipped;
 scripts/vendor_onnxruntime_web.sh refreshes it). Threads need SharedArrayBuffer, which browsers allow only on a
-cross-origin isolated page: served with the two ISOLATION_HEADERS. Without them the runtime uses one thread.
+cross-origin isolated page: served with the two security.ISOLATION_HEADERS. Without them it uses one thread.
 
 `export_site` writes all of it as plain files that any static file server can host; no CDN, nothing fetched
 from elsewhere.
@@ -19,6 +19,7 @@ from waestyle.core.bundled import ASSETS, demo_contents, demo_styles
 from waestyle.core.errors import WaestyleError
 from waestyle.core.version import __version__
 from waestyle.models.wae import WAEStyleModel
+from waestyle.web.security import security_headers
 
 STATIC = Path(__file__).parent / "static"
 VENDOR = Path(__file__).parent / "vendor" / "onnxruntime-web"
@@ -31,7 +32,6 @@ RUNTIME_FILES = (
     "LICENSE",
     "NOTICE.md",
 )
-ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 MEDIA_TYPES = {".mjs": "text/javascript", ".wasm": "application/wasm", ".md": "text/markdown", "": "text/plain"}
 MAX_STYLES = 8
 
@@ -51,28 +51,20 @@ def runtime_file(name: str) -> tuple[bytes, str, bool]:
     return (VENDOR / name).read_bytes(), MEDIA_TYPES[suffix], False
 
 
-def page_settings(model: WAEStyleModel, max_styles: int = MAX_STYLES) -> dict:
-    """What the page reads at start: the model's shape and the limits (the server's /api/health has the same)."""
-    config = model.config
-    return {
-        "model": {
-            "arch": config.arch,
-            "image_size": config.image_size,
-            "content_dim": config.content_dim,
-            "style_dim": config.style_dim,
-            "nested_content": config.nested_content,
-        },  # fmt: skip
-        "limits": {"max_styles": max_styles},
-    }
+def model_summary(config) -> dict:
+    """What the page needs to know of the model (the server's /api/health and the static site's site.json)."""
+    return {"arch": config.arch, "image_size": config.image_size, "content_dim": config.content_dim,
+            "style_dim": config.style_dim, "nested_content": config.nested_content}  # fmt: skip
 
 
 def export_site(model: WAEStyleModel, out: str | Path, *, overwrite: bool = False) -> Path:
     """A static site in `out`: the page, the runtime, the model's graphs, the bundled examples, licences.
 
     Built in a temporary folder beside `out` and moved into place at the end, so a failed export leaves no
-    half-written site. Needs the exporter (waestyle[onnx]).
+    half-written site. The graphs come from the ONNX cache (exported there first if missing: waestyle[onnx]).
     """
-    from waestyle.stylize.onnx_export import export_onnx
+    from waestyle.stylize.onnx_backend import ensure_export
+    from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -88,11 +80,16 @@ def export_site(model: WAEStyleModel, out: str | Path, *, overwrite: bool = Fals
         for name in RUNTIME_FILES:
             data, _, gzipped = runtime_file(name)
             (runtime / name).write_bytes(gzip.decompress(data) if gzipped else data)
-        export_onnx(model, staging / "model")
+        graphs = ensure_export(model)  # the ONNX cache's copy: made once per model, shared with `waestyle serve`
+        (staging / "model").mkdir()
+        for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR):
+            shutil.copy2(graphs / name, staging / "model" / name)
         _write_examples(staging / "examples")
         settings = {"static": True, "version": __version__, "runtime": f"onnxruntime-web {runtime_version()}"}
-        (staging / "site.json").write_text(json.dumps({**settings, **page_settings(model)}, indent=1))
-        (staging / "_headers").write_text("/*\n" + "".join(f"  {k}: {v}\n" for k, v in ISOLATION_HEADERS.items()))
+        settings |= {"model": model_summary(model.config), "limits": {"max_styles": MAX_STYLES}}
+        (staging / "site.json").write_text(json.dumps(settings, indent=1))
+        headers = security_headers("/")  # the server's own: isolation (threads) and the content policy
+        (staging / "_headers").write_text("/*\n" + "".join(f"  {k}: {v}\n" for k, v in headers.items()))
         (staging / "README.md").write_text(_readme())
         if out.exists():
             shutil.rmtree(out)

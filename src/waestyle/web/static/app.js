@@ -108,7 +108,9 @@ function buildForm() {
 }
 
 async function onServer() {
-  const response = await fetch("/api/transfer", { method: "POST", body: buildForm() });
+  const key = $("api-key").value.trim();
+  const headers = key ? { "X-API-Key": key } : {};
+  const response = await fetch("/api/transfer", { method: "POST", body: buildForm(), headers });
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : body.detail;
@@ -140,14 +142,21 @@ async function here() {
   $("status").textContent = "loading the model into this page…";
   const engine = await localEngine();
   $("status").textContent = "stylising here…";
-  const styles = await Promise.all(state.styles.map(async (s) => ({ bitmap: await decodedImage(s), weight: s.weight })));
-  const random = $("random-style").checked
-    ? { seed: Math.max(0, Math.floor(Number($("seed").value) || 0)), weight: 1 } : null;
-  const contentDim = $("content-dim-control").hidden ? null : Number($("content-dim").value);
-  return engine.stylise(await decodedImage(state.content), {
-    styles, random, strength: Number($("strength").value), contentDim,
-    keepColors: $("keep-colors").checked, styleScale: $("style-scale-control").hidden ? 1 : styleScale(),
-  });
+  const bar = $("load-progress");
+  bar.removeAttribute("value");  // an indeterminate bar while the worker runs
+  bar.hidden = false;
+  try {
+    const styles = await Promise.all(state.styles.map(async (s) => ({ bitmap: await decodedImage(s), weight: s.weight })));
+    const random = $("random-style").checked
+      ? { seed: Math.max(0, Math.floor(Number($("seed").value) || 0)), weight: 1 } : null;
+    const contentDim = $("content-dim-control").hidden ? null : Number($("content-dim").value);
+    return await engine.stylise(await decodedImage(state.content), {
+      styles, random, strength: Number($("strength").value), contentDim,
+      keepColors: $("keep-colors").checked, styleScale: $("style-scale-control").hidden ? 1 : styleScale(),
+    });
+  } finally {
+    bar.hidden = true;
+  }
 }
 
 async function stylise() {
@@ -174,6 +183,7 @@ async function stylise() {
 // Refinement is PyTorch's: its control says so where the page runs the graphs itself.
 function showEngine() {
   const local = runsHere();
+  $("api-key-control").hidden = local || !state.model.auth?.api_key;
   $("refine-control").hidden = local;
   $("refine-note").hidden = !local;
   if (local) $("refine").value = 0;
