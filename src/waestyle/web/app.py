@@ -207,16 +207,6 @@ def _transfer_route(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
     decode_gate = asyncio.Semaphore(limits.max_concurrent)  # uploads decoded at once
     limiter = RateLimiter(limits.rate_per_minute) if limits.rate_per_minute else None
 
-    def admit(request: Request) -> None:
-        """The key, then the client's rate: 401 / 429 before anything is read."""
-        if limits.api_key is not None and not key_matches(limits.api_key, request.headers):
-            raise HTTPException(401, "this server needs an API key: send X-API-Key", {"WWW-Authenticate": "Bearer"})
-        if limiter is not None:
-            wait = limiter.retry_after(request.client.host if request.client else "unknown")
-            if wait > 0:
-                raise HTTPException(429, f"more than {limits.rate_per_minute} transfers a minute; retry in "
-                                         f"{wait:.0f} s", {"Retry-After": str(max(1, round(wait)))})  # fmt: skip
-
     @router.post("/api/transfer", response_class=Response, responses={200: {"content": {"image/png": {}}}})
     async def transfer(
         request: Request,
@@ -239,7 +229,7 @@ def _transfer_route(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
         ] = 0,
     ) -> Response:
         """Stylise `content` with the mix of its styles; returns a PNG."""
-        admit(request)
+        _admit(request, limits, limiter)
         if (content is None) == (content_example is None):
             raise HTTPException(422, "give one content: an uploaded `content` file or a `content_example` name")
         uploads = [s for s in style or [] if s.filename or s.size]
@@ -259,22 +249,36 @@ def _transfer_route(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
         controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors,
                     "long_side": long_side or min(max(content_image.size), limits.max_output_side),
                     "style_scale": style_scale, "refine": refine}  # fmt: skip
-        await gate.acquire()
-        work = asyncio.ensure_future(
-            run_in_threadpool(_stylise, stylizer, content_image, style_images, random_style, seed, mix, controls)
-        )
-        try:
-            png = await asyncio.wait_for(asyncio.shield(work), limits.transfer_seconds)
-        except TimeoutError as err:
-            hint = "try fewer refine steps or a smaller image"
-            raise HTTPException(
-                503, f"the transfer took longer than the limit of {limits.transfer_seconds:g} s; {hint}"
-            ) from err
-        finally:  # a thread cannot be stopped: its slot frees when it ends, so the bound on work holds
-            work.add_done_callback(lambda _: gate.release())
+        png = await within_time(limits.transfer_seconds, gate, _stylise, stylizer, content_image, style_images,
+                                random_style, seed, mix, controls)  # fmt: skip
         return Response(png, media_type="image/png")
 
     return router
+
+
+def _admit(request: Request, limits: ServeLimits, limiter: RateLimiter | None) -> None:
+    """The key, then the client's rate: 401 / 429 before anything is read."""
+    if limits.api_key is not None and not key_matches(limits.api_key, request.headers):
+        raise HTTPException(401, "this server needs an API key: send X-API-Key", {"WWW-Authenticate": "Bearer"})
+    if limiter is not None:
+        wait = limiter.retry_after(request.client.host if request.client else "unknown")
+        if wait > 0:
+            raise HTTPException(429, f"more than {limits.rate_per_minute} transfers a minute; retry in {wait:.0f} s",
+                                {"Retry-After": str(max(1, round(wait)))})  # fmt: skip
+
+
+async def within_time(seconds: float, gate: asyncio.Semaphore, fn, *args):
+    """`fn(*args)` in a worker thread, holding one of `gate`'s slots; 503 if it runs past `seconds`. A thread
+    cannot be stopped, so its slot frees only when it ends: the bound on concurrent work holds."""
+    await gate.acquire()
+    work = asyncio.ensure_future(run_in_threadpool(fn, *args))
+    try:
+        return await asyncio.wait_for(asyncio.shield(work), seconds)
+    except TimeoutError as err:
+        hint = "try fewer refine steps or a smaller image"
+        raise HTTPException(503, f"the transfer took longer than the limit of {seconds:g} s; {hint}") from err
+    finally:
+        work.add_done_callback(lambda _: gate.release())
 
 
 def _check_styles(count: int, weights: str | None, limits: ServeLimits) -> list[float] | None:
