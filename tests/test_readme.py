@@ -14,6 +14,7 @@ from PIL import Image
 from waestyle.cli.main import build_parser, main
 
 from .conftest import write_images
+from .test_video import make_clip
 
 ROOT = Path(__file__).resolve().parent.parent
 # In the order their commands build on each other: models trained in cli.md are evaluated in evaluation.md.
@@ -40,7 +41,8 @@ def test_every_documented_page_is_checked():
 
 def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
     commands = _commands("waestyle ")
-    expected = {"demo", "data", "train", "transfer", "reconstruct", "evaluate", "experiment", "serve", "export"}
+    expected = {"demo", "data", "train", "transfer", "reconstruct", "evaluate", "experiment", "serve", "export",
+                "video"}  # fmt: skip
     assert {c.split()[1] for c in commands} == expected
     serves = [c for c in commands if c.startswith("waestyle serve")]
     commands = [c for c in commands if c not in serves]
@@ -48,6 +50,7 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
         write_images(tmp_path / folder, 4, seed=len(folder))
     for name, source in (("content.jpg", "photos"), ("style.jpg", "paintings"), ("photo.jpg", "contents")):
         shutil.copy(tmp_path / source / "img000.jpg", tmp_path / name)
+    make_clip(tmp_path / "clip.mp4", frames=4)
     monkeypatch.chdir(tmp_path)
     for command in commands:
         # The README trains for thousands of steps; the test keeps the command and trains a few.
@@ -69,6 +72,7 @@ def test_readme_cli_commands_run_as_written(tmp_path, monkeypatch, capsys):
         run_server_briefly(shlex.split(command))
     assert Path("out.png").is_file() and Path("photo-rec.png").is_file() and Path("styled.png").is_file()
     assert all(Path("site", name).is_file() for name in ("index.html", "site.json", "model/transfer.onnx"))
+    assert Path("styled.mp4").stat().st_size > 0
     assert len(list(Path("demo").glob("*__*.jpg"))) == 64 and Path("demo/grid.png").is_file()
     assert len(list(Path("data/demo/styles").iterdir())) == 600
     assert "| source | role | where | pictures | licence |" in Path("data/train/SOURCES.md").read_text()

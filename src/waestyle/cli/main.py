@@ -15,6 +15,7 @@ from waestyle.cli.export import add_export, run_export
 from waestyle.cli.serve import add_serve, run_serve
 from waestyle.cli.stylize import add_demo, add_stylize, run_demo, run_stylize
 from waestyle.cli.train import add_train, run_train
+from waestyle.cli.video import add_video, run_video
 from waestyle.core.errors import WaestyleError
 from waestyle.core.version import __version__
 
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"waestyle {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_train, add_stylize, add_evaluate, add_experiment, add_data, add_serve, add_export, add_demo):
+    for add in (add_train, add_stylize, add_video, add_evaluate, add_experiment, add_data, add_serve, add_export,
+                add_demo):  # fmt: skip
         add(commands)
     return parser
 
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="waestyle: %(levelname)s: %(message)s", level=logging.WARNING)
     try:
         runners = {"train": run_train, "evaluate": run_evaluate, "experiment": run_experiment, "data": run_data,
-                   "demo": run_demo, "serve": run_serve, "export": run_export}  # fmt: skip
+                   "demo": run_demo, "serve": run_serve, "export": run_export, "video": run_video}  # fmt: skip
         return runners.get(args.command, run_stylize)(args)
     except WaestyleError as err:
         print(f"waestyle: error: {err}", file=sys.stderr)

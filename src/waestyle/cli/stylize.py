@@ -16,7 +16,7 @@ def add_stylize(commands) -> None:
             "content", type=Path, metavar="CONTENT" if name == "transfer" else "IMAGE", help="file or folder"
         )
         if name == "transfer":
-            _add_style_options(sub)
+            add_style_options(sub)
         sub.add_argument("-o", "--out", required=True, type=Path, help="output image, or folder for folder inputs")
         sub.add_argument(
             "--model", type=Path, default=None, metavar="RUN_DIR", help="model folder from `train` (default: bundled)"
@@ -62,7 +62,7 @@ def add_demo(commands) -> None:
     add_backend_option(demo)
 
 
-def _add_style_options(sub: argparse.ArgumentParser) -> None:
+def add_style_options(sub: argparse.ArgumentParser, refine: bool = True) -> None:
     sub.add_argument("style", type=Path, nargs="?", metavar="STYLE", help="style image file or folder")
     sub.add_argument(
         "--style",
@@ -77,6 +77,8 @@ def _add_style_options(sub: argparse.ArgumentParser) -> None:
         "--strength", type=float, default=1.0, help="0 keeps the content's own style, 1 the style image's (default: 1)"
     )
     sub.add_argument("--keep-colors", action="store_true", help="keep the content's colours, take only texture")
+    if not refine:
+        return
     sub.add_argument(
         "--refine",
         type=int,
@@ -149,6 +151,18 @@ def _style_sources(args: argparse.Namespace) -> tuple[list, bool, list[str] | No
         if spec != "random" and not Path(spec).is_file():
             raise WaestyleError(f"{spec}: no such file (--style takes an image file or `random`)")
     return [None], False, args.styles
+
+
+def resolve_one_style(stylizer, args: argparse.Namespace, max_pixels: int):
+    """One style for a whole run (a video): a STYLE file, or repeated --style mixed by --weights."""
+    files, folder, mixed = _style_sources(args)
+    if folder or len(files) != 1:
+        raise WaestyleError(f"{args.style}: give one style image, not a folder")
+    if mixed is not None:
+        return _mixed_style(stylizer, mixed, args, max_pixels)
+    from waestyle.data.images import load_image
+
+    return stylizer.style(load_image(files[0], max_pixels))
 
 
 def _mixed_style(stylizer, specs: list[str], args: argparse.Namespace, max_pixels: int):

@@ -1,0 +1,133 @@
+"""Video: a clip stylised frame by frame in bounded memory, with one style latent for the whole clip.
+
+PyAV (its wheels bundle FFmpeg; nothing is downloaded) decodes the clip one packet at a time, each frame goes
+through `Stylizer.transfer` with the same z_s (so the style itself cannot flicker, only the content path can),
+and the frames are encoded as they come: memory does not grow with the clip's length. The audio streams' packets
+are copied as they are (no re-encoding). The frame rate is the input's, the size the input's (or `long_side`),
+the colour range the input's. The output is written to a hidden file beside it and renamed at the end, so an
+error or an interrupted run never leaves a half-written file under the output's name.
+"""
+
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from waestyle.core.errors import WaestyleError
+from waestyle.stylize.resolution import scaled_size
+
+# Output container and video codec by the output's extension.
+FORMATS = {".mp4": ("mp4", "libx264"), ".mov": ("mov", "libx264"), ".mkv": ("matroska", "libx264"),
+           ".webm": ("webm", "libvpx-vp9")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VideoReport:
+    frames: int
+    seconds: float
+    size: tuple[int, int]
+    rate: Fraction
+    audio_streams: int
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / max(self.seconds, 1e-9)
+
+
+def _open_input(source: Path):
+    import av
+
+    if not source.is_file():
+        raise WaestyleError(f"{source}: no such file")
+    try:
+        container = av.open(str(source))
+    except (av.error.FFmpegError, OSError) as err:
+        raise WaestyleError(f"{source}: not a video file FFmpeg can read") from err
+    if not container.streams.video:
+        container.close()
+        raise WaestyleError(f"{source}: no video stream")
+    return container
+
+
+def output_size(width: int, height: int, long_side: int | None) -> tuple[int, int]:
+    """(width, height) with `long_side` (None: the input's), both even as 4:2:0 chroma needs."""
+    if long_side is not None:
+        height, width = scaled_size((height, width), long_side)
+    return max(2, width - width % 2), max(2, height - height % 2)
+
+
+def stylise_video(stylizer, source: str | Path, style: torch.Tensor, out: str | Path, *,
+                  controls: dict | None = None, long_side: int | None = None, overwrite: bool = False,
+                  progress: bool = True) -> VideoReport:  # fmt: skip
+    """`source` in the style `style` (a latent or `Style`, the same for every frame) into `out` (.mp4, .mov,
+    .mkv or .webm); `controls`: Stylizer.transfer's strength, content_dim, keep_colors, style_scale."""
+    source, out = Path(source), Path(out)
+    if out.suffix.lower() not in FORMATS:
+        raise WaestyleError(f"{out}: give the output a video extension ({', '.join(FORMATS)})")
+    if out.exists() and not overwrite:
+        raise WaestyleError(f"{out} exists; pass --overwrite to replace it")
+    if out.exists() and out.resolve() == source.resolve():
+        raise WaestyleError(f"{out}: refusing to overwrite the input video")
+    container = _open_input(source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial{out.suffix}")
+    try:
+        with container:
+            report = _transcode(stylizer, container, style, partial, out.suffix.lower(), controls or {}, long_side,
+                                progress)  # fmt: skip
+        partial.replace(out)
+    except BaseException as err:
+        partial.unlink(missing_ok=True)
+        if _is_av_error(err):
+            raise WaestyleError(f"{source}: the video could not be processed ({err})") from err
+        raise
+    return report
+
+
+def _is_av_error(err: BaseException) -> bool:
+    import av
+
+    return isinstance(err, av.error.FFmpegError)
+
+
+def _transcode(stylizer, container, style, target: Path, suffix: str, controls: dict, long_side: int | None,
+               progress: bool) -> VideoReport:  # fmt: skip
+    import av
+
+    video_in = container.streams.video[0]
+    video_in.thread_type = "AUTO"
+    audio_in = list(container.streams.audio)
+    rate = video_in.average_rate or video_in.guessed_rate or Fraction(25)
+    width, height = output_size(video_in.codec_context.width, video_in.codec_context.height, long_side)
+    fmt, codec = FORMATS[suffix]
+    started, frames = time.perf_counter(), 0
+    with av.open(str(target), "w", format=fmt) as sink:
+        video_out = sink.add_stream(codec, rate=rate)
+        video_out.width, video_out.height, video_out.pix_fmt = width, height, "yuv420p"
+        video_out.codec_context.color_range = video_in.codec_context.color_range
+        audio_out = {s.index: sink.add_stream_from_template(s) for s in audio_in}
+        total = video_in.frames or None
+        with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True, desc="video") as bar:
+            for packet in container.demux(video_in, *audio_in):
+                if packet.stream.index in audio_out:
+                    if packet.dts is not None:
+                        packet.stream = audio_out[packet.stream.index]
+                        sink.mux(packet)
+                    continue
+                for frame in packet.decode():
+                    styled = stylizer.transfer(frame.to_image(), style, long_side=max(width, height), **controls)
+                    if styled.size != (width, height):
+                        styled = styled.resize((width, height), Image.Resampling.BICUBIC)
+                    encoded = av.VideoFrame.from_image(styled)
+                    encoded.pts = frames
+                    sink.mux(video_out.encode(encoded))
+                    frames += 1
+                    bar.update(1)
+        sink.mux(video_out.encode(None))
+    if frames == 0:
+        raise WaestyleError("the video has no decodable frames")
+    return VideoReport(frames, time.perf_counter() - started, (width, height), Fraction(rate), len(audio_in))

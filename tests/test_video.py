@@ -1,0 +1,101 @@
+"""`waestyle video` on tiny generated clips: frames, rate and sound kept, bad inputs refused clearly."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from waestyle.cli.main import main
+
+av = pytest.importorskip("av")
+
+
+def make_clip(path, frames: int = 12, size=(64, 48), rate: int = 12, audio: bool = True) -> None:
+    """A moving gradient (h264) with a 440 Hz tone (AAC), as a camera would write."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        tone = container.add_stream("aac", rate=16000) if audio else None
+        x = np.linspace(0, 255, size[0], dtype=np.float64)
+        for i in range(frames):
+            row = (x + 20 * i) % 256
+            pixels = np.stack([np.tile(row, (size[1], 1)), np.full((size[1], size[0]), 90.0),
+                               np.tile(row[::-1], (size[1], 1))], axis=-1).astype(np.uint8)  # fmt: skip
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if tone is not None:
+            samples = 16000 * frames // rate
+            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 16000)).astype(np.float32)[None]
+            for start in range(0, samples, 1024):
+                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, start : start + 1024]), format="fltp",
+                                                   layout="mono")  # fmt: skip
+                chunk.sample_rate, chunk.pts = 16000, start
+                container.mux(tone.encode(chunk))
+            container.mux(tone.encode(None))
+
+
+def probe(path) -> dict:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video))
+        return {"frames": frames, "rate": video.average_rate, "size": (video.width, video.height),
+                "audio": len(container.streams.audio)}  # fmt: skip
+
+
+def test_a_clip_keeps_its_frames_rate_size_and_sound(tmp_path, capsys, image_dir):
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip)
+    out = tmp_path / "styled.mp4"
+    style = sorted(image_dir.iterdir())[0]
+    assert main(["video", str(clip), str(style), "-o", str(out), "--backend", "torch"]) == 0
+    assert "12 frames, 64x48 at 12 frames/s, 1 audio stream(s) kept" in capsys.readouterr().out
+    assert probe(out) == {"frames": 12, "rate": Fraction(12), "size": (64, 48), "audio": 1}
+    assert not list(tmp_path.glob(".*partial*"))
+    smaller = tmp_path / "small.mkv"
+    argv = ["video", str(clip), "--style", "random", "--style", str(style), "--weights", "0.5,0.5", "-o",
+            str(smaller), "--long-side", "32", "--strength", "0.7", "--content-dim", "16", "--keep-colors"]  # fmt: skip
+    assert main(argv) == 0
+    assert probe(smaller)["size"] == (32, 24) and probe(smaller)["frames"] == 12
+
+
+def test_bad_videos_and_outputs_get_one_clear_line(tmp_path, capsys, image_dir):
+    style = str(sorted(image_dir.iterdir())[0])
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    picture = tmp_path / "still.png"
+    picture.write_bytes((image_dir / sorted(p.name for p in image_dir.iterdir())[0]).read_bytes())
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=3, audio=False)
+    cases = [
+        ([str(text), style, "-o", str(tmp_path / "a.mp4")], "not a video file FFmpeg can read"),
+        ([str(tmp_path / "missing.mp4"), style, "-o", str(tmp_path / "b.mp4")], "no such file"),
+        ([str(clip), style, "-o", str(tmp_path / "c.gif")], "give the output a video extension"),
+        ([str(clip), style, "-o", str(clip)], "exists; pass --overwrite"),
+    ]
+    for argv, message in cases:
+        assert main(["video", *argv]) == 1
+        err = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if "frame" not in line]
+        assert len(err) == 1 and err[0].startswith("waestyle: error: ") and message in err[0], err
+    assert not (tmp_path / "a.mp4").exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_an_interrupted_run_leaves_no_file_under_the_output_name(tmp_path, capsys, image_dir, monkeypatch):
+    from waestyle.stylize.stylizer import Stylizer
+
+    clip, out = tmp_path / "clip.mp4", tmp_path / "out" / "styled.mp4"
+    make_clip(clip, frames=6)
+    calls = []
+    real = Stylizer.transfer
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Stylizer, "transfer", interrupted)
+    assert main(["video", str(clip), str(sorted(image_dir.iterdir())[0]), "-o", str(out)]) != 0
+    assert "interrupted" in capsys.readouterr().err
+    assert not out.exists() and not list(out.parent.glob(".*partial*"))
