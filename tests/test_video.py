@@ -49,13 +49,15 @@ def test_a_clip_keeps_its_frames_rate_size_and_sound(tmp_path, capsys, image_dir
     make_clip(clip)
     out = tmp_path / "styled.mp4"
     style = sorted(image_dir.iterdir())[0]
-    assert main(["video", str(clip), str(style), "-o", str(out), "--backend", "torch"]) == 0
+    # --style-scale 8: the model works at 512 / 8 = 64 px, the clip's own size (512 px by default)
+    assert main(["video", str(clip), str(style), "-o", str(out), "--style-scale", "8", "--backend", "torch"]) == 0
     assert "12 frames, 64x48 at 12 frames/s, 1 audio stream(s) kept" in capsys.readouterr().out
     assert probe(out) == {"frames": 12, "rate": Fraction(12), "size": (64, 48), "audio": 1}
     assert not list(tmp_path.glob(".*partial*"))
     smaller = tmp_path / "small.mkv"
     argv = ["video", str(clip), "--style", "random", "--style", str(style), "--weights", "0.5,0.5", "-o",
-            str(smaller), "--long-side", "32", "--strength", "0.7", "--content-dim", "16", "--keep-colors"]  # fmt: skip
+            str(smaller), "--long-side", "32", "--strength", "0.7", "--content-dim", "16", "--keep-colors",
+            "--style-scale", "8"]  # fmt: skip
     assert main(argv) == 0
     assert probe(smaller)["size"] == (32, 24) and probe(smaller)["frames"] == 12
 
@@ -96,6 +98,30 @@ def test_an_interrupted_run_leaves_no_file_under_the_output_name(tmp_path, capsy
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Stylizer, "transfer", interrupted)
-    assert main(["video", str(clip), str(sorted(image_dir.iterdir())[0]), "-o", str(out)]) != 0
+    argv = ["video", str(clip), str(sorted(image_dir.iterdir())[0]), "-o", str(out), "--style-scale", "8"]
+    assert main(argv) != 0
     assert "interrupted" in capsys.readouterr().err
     assert not out.exists() and not list(out.parent.glob(".*partial*"))
+
+
+def test_temporal_blending_lowers_the_warping_error(image_dir):
+    from PIL import Image
+
+    from waestyle.core.errors import WaestyleError
+    from waestyle.stylize.stylizer import Stylizer
+    from waestyle.stylize.temporal import TemporalBlender, warping_error
+    from waestyle.stylize.video import FrameStyliser
+
+    with Image.open(sorted(image_dir.iterdir())[3]) as photo:
+        big = photo.convert("RGB").resize((160, 120))
+    frames = [big.crop((4 * t, 2 * t, 4 * t + 96, 2 * t + 72)) for t in range(8)]  # a pan
+    stylizer = Stylizer.load(backend="torch")
+    style = stylizer.random_style(3)
+    errors = {}
+    for temporal in (0, 0.7):
+        run = FrameStyliser(stylizer, style, (96, 72), {"style_scale": 512 / 96}, temporal)
+        pairs = [run(f) for f in frames]
+        errors[temporal] = warping_error([p[0] for p in pairs], [p[1] for p in pairs])
+    assert errors[0.7] < 0.6 * errors[0]
+    with pytest.raises(WaestyleError, match="--temporal"):
+        TemporalBlender(1.0)

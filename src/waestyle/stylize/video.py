@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
 
 from waestyle.core.errors import WaestyleError
 from waestyle.stylize.resolution import scaled_size
+from waestyle.stylize.temporal import TemporalBlender
 
+DEFAULT_TEMPORAL = 0.7
 # Output container and video codec by the output's extension.
 FORMATS = {".mp4": ("mp4", "libx264"), ".mov": ("mov", "libx264"), ".mkv": ("matroska", "libx264"),
            ".webm": ("webm", "libvpx-vp9")}  # fmt: skip
@@ -36,6 +39,24 @@ class VideoReport:
     @property
     def frames_per_second(self) -> float:
         return self.frames / max(self.seconds, 1e-9)
+
+
+class FrameStyliser:
+    """One clip's frames, in order, at `size` (width, height): each stylised with the same style, then
+    blended with the previous output along the motion (`temporal` > 0). Returns (input, output) as RGB arrays."""
+
+    def __init__(self, stylizer, style, size: tuple[int, int], controls: dict, temporal: float):
+        self.stylizer, self.style, self.size, self.controls = stylizer, style, size, controls
+        self.blend = TemporalBlender(temporal) if temporal > 0 else None
+
+    def __call__(self, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+        styled = self.stylizer.transfer(image, self.style, long_side=max(self.size), **self.controls)
+        if styled.size != self.size:
+            styled = styled.resize(self.size, Image.Resampling.BICUBIC)
+        if image.size != self.size:
+            image = image.resize(self.size, Image.Resampling.BICUBIC)
+        frame, out = np.asarray(image.convert("RGB")), np.asarray(styled)
+        return frame, (self.blend(frame, out) if self.blend else out)
 
 
 def _open_input(source: Path):
@@ -61,10 +82,11 @@ def output_size(width: int, height: int, long_side: int | None) -> tuple[int, in
 
 
 def stylise_video(stylizer, source: str | Path, style: torch.Tensor, out: str | Path, *,
-                  controls: dict | None = None, long_side: int | None = None, overwrite: bool = False,
-                  progress: bool = True) -> VideoReport:  # fmt: skip
+                  controls: dict | None = None, long_side: int | None = None, temporal: float = DEFAULT_TEMPORAL,
+                  overwrite: bool = False, progress: bool = True) -> VideoReport:  # fmt: skip
     """`source` in the style `style` (a latent or `Style`, the same for every frame) into `out` (.mp4, .mov,
-    .mkv or .webm); `controls`: Stylizer.transfer's strength, content_dim, keep_colors, style_scale."""
+    .mkv or .webm); `controls`: Stylizer.transfer's strength, content_dim, keep_colors, style_scale;
+    `temporal`: how much of the previous output, carried along the motion, each frame keeps (temporal.py)."""
     source, out = Path(source), Path(out)
     if out.suffix.lower() not in FORMATS:
         raise WaestyleError(f"{out}: give the output a video extension ({', '.join(FORMATS)})")
@@ -78,7 +100,7 @@ def stylise_video(stylizer, source: str | Path, style: torch.Tensor, out: str | 
     try:
         with container:
             report = _transcode(stylizer, container, style, partial, out.suffix.lower(), controls or {}, long_side,
-                                progress)  # fmt: skip
+                                temporal, progress)  # fmt: skip
         partial.replace(out)
     except BaseException as err:
         partial.unlink(missing_ok=True)
@@ -95,7 +117,7 @@ def _is_av_error(err: BaseException) -> bool:
 
 
 def _transcode(stylizer, container, style, target: Path, suffix: str, controls: dict, long_side: int | None,
-               progress: bool) -> VideoReport:  # fmt: skip
+               temporal: float, progress: bool) -> VideoReport:  # fmt: skip
     import av
 
     video_in = container.streams.video[0]
@@ -105,6 +127,7 @@ def _transcode(stylizer, container, style, target: Path, suffix: str, controls: 
     width, height = output_size(video_in.codec_context.width, video_in.codec_context.height, long_side)
     fmt, codec = FORMATS[suffix]
     started, frames = time.perf_counter(), 0
+    stylise_frame = FrameStyliser(stylizer, style, (width, height), controls, temporal)
     with av.open(str(target), "w", format=fmt) as sink:
         video_out = sink.add_stream(codec, rate=rate)
         video_out.width, video_out.height, video_out.pix_fmt = width, height, "yuv420p"
@@ -119,10 +142,8 @@ def _transcode(stylizer, container, style, target: Path, suffix: str, controls: 
                         sink.mux(packet)
                     continue
                 for frame in packet.decode():
-                    styled = stylizer.transfer(frame.to_image(), style, long_side=max(width, height), **controls)
-                    if styled.size != (width, height):
-                        styled = styled.resize((width, height), Image.Resampling.BICUBIC)
-                    encoded = av.VideoFrame.from_image(styled)
+                    _, pixels = stylise_frame(frame.to_image())
+                    encoded = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
                     encoded.pts = frames
                     sink.mux(video_out.encode(encoded))
                     frames += 1
