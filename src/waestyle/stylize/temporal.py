@@ -8,7 +8,9 @@ backward from frame t to t-1), but only where a forward-backward check says the 
 occlusion, no new content), so moving objects do not smear.
 
 The warping error (Lai et al., ECCV 2018) is the occlusion-masked mean squared difference between each output
-frame and the previous output warped by the input's flow, pixel values in [0, 1]; lower is steadier.
+frame and the previous output warped by the input's flow, pixel values in [0, 1]; lower is steadier. It is
+measured with another flow algorithm (Farneback's) than the blending uses, so it does not reward the blending
+for following its own flow's mistakes.
 """
 
 import numpy as np
@@ -32,9 +34,12 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return _cv2().cvtColor(image, _cv2().COLOR_RGB2GRAY)
 
 
-def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(H, W, 2) flow such that source(x) ~ target(x + flow(x)); RGB uint8 frames."""
+def optical_flow(source: np.ndarray, target: np.ndarray, method: str = "dis") -> np.ndarray:
+    """(H, W, 2) flow such that source(x) ~ target(x + flow(x)); RGB uint8 frames. "dis" (fast, the blending's)
+    or "farneback" (the measure's: another algorithm, so the measure does not share the method's errors)."""
     cv2 = _cv2()
+    if method == "farneback":
+        return cv2.calcOpticalFlowFarneback(_grey(source), _grey(target), None, 0.5, 4, 21, 5, 7, 1.5, 0)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     return dis.calc(_grey(source), _grey(target), None)
 
@@ -56,7 +61,8 @@ def reliable(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return (round_trip**2).sum(-1) < tolerance
 
 
-def motion(previous: np.ndarray, current: np.ndarray, max_side: int = FLOW_SIDE) -> tuple[np.ndarray, np.ndarray]:
+def motion(previous: np.ndarray, current: np.ndarray, max_side: int = FLOW_SIDE,
+           method: str = "dis") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(backward flow from `current` to `previous`, its reliability mask), both at the frames' size; the flow is
     computed at `max_side` pixels on the long side at most (the motion of a video is smooth; a 512-px frame's
     two flows cost 4 times less at 256) and scaled up."""
@@ -66,8 +72,8 @@ def motion(previous: np.ndarray, current: np.ndarray, max_side: int = FLOW_SIDE)
     if scale < 1:
         small = (max(8, round(width * scale)), max(8, round(height * scale)))
         previous, current = (cv2.resize(f, small, interpolation=cv2.INTER_AREA) for f in (previous, current))
-    backward = optical_flow(current, previous)
-    mask = reliable(backward, optical_flow(previous, current))
+    backward = optical_flow(current, previous, method)
+    mask = reliable(backward, optical_flow(previous, current, method))
     if scale < 1:
         backward = cv2.resize(backward, (width, height), interpolation=cv2.INTER_LINEAR) / np.float32(scale)
         mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -104,7 +110,7 @@ def warping_error(inputs: list[np.ndarray], outputs: list[np.ndarray]) -> float:
     errors = []
     for t in range(1, len(inputs)):
         a, b, out_a, out_b = inputs[t - 1], inputs[t], outputs[t - 1], outputs[t]
-        flow, mask = motion(a, b, max_side=max(a.shape))  # the measure: at full resolution
+        flow, mask = motion(a, b, max_side=max(a.shape), method="farneback")  # full resolution, another flow
         difference = ((out_b.astype(np.float64) - warp(out_a, flow).astype(np.float64)) / 255) ** 2
         errors.append((difference.mean(-1) * mask).sum() / max(1, mask.sum()))
     return float(np.mean(errors)) if errors else 0.0
