@@ -60,6 +60,21 @@ def test_a_clip_keeps_its_frames_rate_size_and_sound(tmp_path, capsys, image_dir
             "--style-scale", "8"]  # fmt: skip
     assert main(argv) == 0
     assert probe(smaller)["size"] == (32, 24) and probe(smaller)["frames"] == 12
+    refined = tmp_path / "refined.mp4"  # refined once, on the first frame; the clip keeps that one latent
+    argv = [
+        "video",
+        str(clip),
+        str(style),
+        "-o",
+        str(refined),
+        "--refine",
+        "2",
+        "--strength",
+        "0.8",
+        "--style-scale",
+        "8",
+    ]
+    assert main(argv) == 0 and probe(refined)["frames"] == 12
 
 
 def test_bad_videos_and_outputs_get_one_clear_line(tmp_path, capsys, image_dir):

@@ -85,7 +85,7 @@ def add_style_options(sub: argparse.ArgumentParser, refine: bool = True) -> None
         default=0,
         metavar="N",
         help="search the style latent N steps towards the style image's statistics: more of its style, about "
-        "0.1 s a step per image (default: 0, off)",
+        "0.05 s a step per image (a video: once, on its first frame) (default: 0, off)",
     )
 
 

@@ -13,7 +13,7 @@ def add_video(commands) -> None:
 
     sub = commands.add_parser("video", help="give a video clip the style of STYLE, keeping its sound")
     sub.add_argument("video", type=Path, metavar="VIDEO", help="the clip (any format FFmpeg reads)")
-    add_style_options(sub, refine=False)
+    add_style_options(sub)
     sub.add_argument("-o", "--out", required=True, type=Path, help="output clip: .mp4, .mov, .mkv or .webm")
     sub.add_argument("--model", type=Path, default=None, metavar="RUN_DIR", help="model folder (default: bundled)")
     sub.add_argument("--content-dim", type=int, default=None, help="keep the first k channels of z_c")
@@ -51,8 +51,10 @@ def run_video(args: argparse.Namespace) -> int:
     temporal = DEFAULT_TEMPORAL if args.temporal is None else args.temporal
     if not 0 <= temporal <= 0.95:
         raise WaestyleError(f"--temporal must be from 0 to 0.95, got {temporal}")
+    if not 0 <= args.refine <= 1000:
+        raise WaestyleError(f"--refine must be from 0 to 1000 steps, got {args.refine}")
     report = stylise_video(stylizer, args.video, style, args.out, controls=controls, long_side=args.long_side,
-                           temporal=temporal, overwrite=args.overwrite)  # fmt: skip
+                           temporal=temporal, refine=args.refine, overwrite=args.overwrite)  # fmt: skip
     audio = f", {report.audio_streams} audio stream(s) kept" if report.audio_streams else ""
     print(f"wrote {args.out}: {report.frames} frames, {report.size[0]}x{report.size[1]} at {float(report.rate):.3g} "
           f"frames/s{audio} ({report.frames_per_second:.2f} frames/s processed)")  # fmt: skip

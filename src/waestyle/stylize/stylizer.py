@@ -261,6 +261,15 @@ class Stylizer:
                     per_style.append(finish_image(image, tensor, size, spatial=self.spatial, keep_colors=keep_colors))
         return results
 
+    def refined_latent(self, content: Image.Image, style: Style, steps: int, *, strength: float = 1.0,
+                       content_dim: int | None = None, style_scale: float = 1.0) -> torch.Tensor:  # fmt: skip
+        """One z_s (1, style_dim) refined for `content` and reusable as a latent for others (a video refines
+        once, on its first frame): the search moves one shared code, not one per layer; `strength` is applied
+        before the search."""
+        work = self.work_batch(content, style_scale)
+        z_style = resolve_styles([style.latent], strength, lambda: self._own_styles([content]))[0]
+        return self._refined(work, z_style, style, RefineSettings(steps=steps, per_layer=False), content_dim)
+
     def _own_styles(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """z_s of each content image itself (for reconstructions and strengths below 1)."""
         return torch.cat([self.style_latent(image) for image in images])

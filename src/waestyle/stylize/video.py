@@ -11,6 +11,7 @@ error or an interrupted run never leaves a half-written file under the output's 
 import time
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +46,17 @@ class FrameStyliser:
     """One clip's frames, in order, at `size` (width, height): each stylised with the same style, then
     blended with the previous output along the motion (`temporal` > 0). Returns (input, output) as RGB arrays."""
 
-    def __init__(self, stylizer, style, size: tuple[int, int], controls: dict, temporal: float):
-        self.stylizer, self.style, self.size, self.controls = stylizer, style, size, controls
+    def __init__(self, stylizer, style, size: tuple[int, int], controls: dict, temporal: float, refine: int = 0):
+        self.stylizer, self.style, self.size, self.controls = stylizer, style, size, dict(controls)
         self.blend = TemporalBlender(temporal) if temporal > 0 else None
+        self.refine = refine  # steps, spent once, on the first frame: the clip keeps one style latent
 
     def __call__(self, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+        if self.refine:
+            keep = {k: self.controls[k] for k in ("content_dim", "style_scale") if k in self.controls}
+            strength = self.controls.pop("strength", 1.0)
+            self.style = self.stylizer.refined_latent(image, self.style, self.refine, strength=strength, **keep)
+            self.refine = 0
         styled = self.stylizer.transfer(image, self.style, long_side=max(self.size), **self.controls)
         if styled.size != self.size:
             styled = styled.resize(self.size, Image.Resampling.BICUBIC)
@@ -83,10 +90,11 @@ def output_size(width: int, height: int, long_side: int | None) -> tuple[int, in
 
 def stylise_video(stylizer, source: str | Path, style: torch.Tensor, out: str | Path, *,
                   controls: dict | None = None, long_side: int | None = None, temporal: float = DEFAULT_TEMPORAL,
-                  overwrite: bool = False, progress: bool = True) -> VideoReport:  # fmt: skip
+                  refine: int = 0, overwrite: bool = False, progress: bool = True) -> VideoReport:  # fmt: skip
     """`source` in the style `style` (a latent or `Style`, the same for every frame) into `out` (.mp4, .mov,
     .mkv or .webm); `controls`: Stylizer.transfer's strength, content_dim, keep_colors, style_scale;
-    `temporal`: how much of the previous output, carried along the motion, each frame keeps (temporal.py)."""
+    `temporal`: how much of the previous output, carried along the motion, each frame keeps (temporal.py);
+    `refine`: steps of refinement, once per clip (on the first frame; `style` must then be a `Style`)."""
     source, out = Path(source), Path(out)
     if out.suffix.lower() not in FORMATS:
         raise WaestyleError(f"{out}: give the output a video extension ({', '.join(FORMATS)})")
@@ -96,14 +104,15 @@ def stylise_video(stylizer, source: str | Path, style: torch.Tensor, out: str | 
         raise WaestyleError(f"{out}: refusing to overwrite the input video")
     container = _open_input(source)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial{out.suffix}")
+    partial_file = out.with_name(f".{out.name}.partial{out.suffix}")
     try:
         with container:
-            report = _transcode(stylizer, container, style, partial, out.suffix.lower(), controls or {}, long_side,
-                                temporal, progress)  # fmt: skip
-        partial.replace(out)
+            stylise_frame = partial(FrameStyliser, stylizer, style, controls=controls or {}, temporal=temporal,
+                                    refine=refine)  # fmt: skip
+            report = _transcode(container, stylise_frame, partial_file, out.suffix.lower(), long_side, progress)
+        partial_file.replace(out)
     except BaseException as err:
-        partial.unlink(missing_ok=True)
+        partial_file.unlink(missing_ok=True)
         if _is_av_error(err):
             raise WaestyleError(f"{source}: the video could not be processed ({err})") from err
         raise
@@ -116,8 +125,8 @@ def _is_av_error(err: BaseException) -> bool:
     return isinstance(err, av.error.FFmpegError)
 
 
-def _transcode(stylizer, container, style, target: Path, suffix: str, controls: dict, long_side: int | None,
-               temporal: float, progress: bool) -> VideoReport:  # fmt: skip
+def _transcode(container, make_styliser, target: Path, suffix: str, long_side: int | None,
+               progress: bool) -> VideoReport:  # fmt: skip
     import av
 
     video_in = container.streams.video[0]
@@ -127,7 +136,7 @@ def _transcode(stylizer, container, style, target: Path, suffix: str, controls: 
     width, height = output_size(video_in.codec_context.width, video_in.codec_context.height, long_side)
     fmt, codec = FORMATS[suffix]
     started, frames = time.perf_counter(), 0
-    stylise_frame = FrameStyliser(stylizer, style, (width, height), controls, temporal)
+    stylise_frame = make_styliser(size=(width, height))
     with av.open(str(target), "w", format=fmt) as sink:
         video_out = sink.add_stream(codec, rate=rate)
         video_out.width, video_out.height, video_out.pix_fmt = width, height, "yuv420p"
