@@ -85,8 +85,16 @@ def test_bad_videos_and_outputs_get_one_clear_line(tmp_path, capsys, image_dir):
     picture.write_bytes((image_dir / sorted(p.name for p in image_dir.iterdir())[0]).read_bytes())
     clip = tmp_path / "clip.mp4"
     make_clip(clip, frames=3, audio=False)
+    sound = tmp_path / "sound.m4a"  # audio only: a file FFmpeg reads, with no video stream
+    with av.open(str(sound), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=16000)
+        tone = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        tone.sample_rate, tone.pts = 16000, 0
+        container.mux(stream.encode(tone))
+        container.mux(stream.encode(None))
     cases = [
         ([str(text), style, "-o", str(tmp_path / "a.mp4")], "not a video file FFmpeg can read"),
+        ([str(sound), style, "-o", str(tmp_path / "e.mp4")], "no video stream"),
         ([str(tmp_path / "missing.mp4"), style, "-o", str(tmp_path / "b.mp4")], "no such file"),
         ([str(clip), style, "-o", str(tmp_path / "c.gif")], "give the output a video extension"),
         ([str(clip), style, "-o", str(clip)], "exists; pass --overwrite"),
