@@ -95,10 +95,7 @@ def run_stylize(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or (args.size is not None and not 1 <= args.size <= 8192) or args.max_side < 16:
         raise WaestyleError("--batch-size must be at least 1, --size between 1 and 8192, --max-side at least 16")
-    if not 0.1 <= args.style_scale <= 10:
-        raise WaestyleError(f"--style-scale must be from 0.1 to 10, got {args.style_scale}")
-    if not 0 <= getattr(args, "refine", 0) <= 1000:
-        raise WaestyleError(f"--refine must be from 0 to 1000 steps, got {args.refine}")
+    check_style_controls(args)
     transfer = args.command == "transfer"
     contents, content_folder = expand_inputs(args.content)
     style_files, style_folder, mixed = _style_sources(args) if transfer else ([None], False, None)
@@ -151,6 +148,14 @@ def _style_sources(args: argparse.Namespace) -> tuple[list, bool, list[str] | No
         if spec != "random" and not Path(spec).is_file():
             raise WaestyleError(f"{spec}: no such file (--style takes an image file or `random`)")
     return [None], False, args.styles
+
+
+def check_style_controls(args: argparse.Namespace) -> None:
+    """--style-scale and --refine within their ranges (transfer, reconstruct and video)."""
+    if not 0.1 <= args.style_scale <= 10:
+        raise WaestyleError(f"--style-scale must be from 0.1 to 10, got {args.style_scale}")
+    if not 0 <= getattr(args, "refine", 0) <= 1000:
+        raise WaestyleError(f"--refine must be from 0 to 1000 steps, got {args.refine}")
 
 
 def resolve_one_style(stylizer, args: argparse.Namespace, max_pixels: int):

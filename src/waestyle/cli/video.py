@@ -36,14 +36,13 @@ def run_video(args: argparse.Namespace) -> int:
         import av  # noqa: F401
     except ImportError as err:
         raise WaestyleError("video needs PyAV: pip install 'waestyle[video]'") from err
-    from waestyle.cli.stylize import resolve_one_style
+    from waestyle.cli.stylize import check_style_controls, resolve_one_style
     from waestyle.stylize.stylizer import Stylizer
     from waestyle.stylize.video import DEFAULT_TEMPORAL, stylise_video
 
     if args.long_side is not None and not 16 <= args.long_side <= 4096:
         raise WaestyleError("--long-side must be between 16 and 4096")
-    if not 0.1 <= args.style_scale <= 10:
-        raise WaestyleError(f"--style-scale must be from 0.1 to 10, got {args.style_scale}")
+    check_style_controls(args)
     stylizer = Stylizer.load(args.model, vgg19_weights=args.vgg19_weights, **inference_options(args))
     style = resolve_one_style(stylizer, args, args.max_pixels or DEFAULT_MAX_PIXELS)
     controls = {"strength": args.strength, "content_dim": args.content_dim, "keep_colors": args.keep_colors,
@@ -51,8 +50,6 @@ def run_video(args: argparse.Namespace) -> int:
     temporal = DEFAULT_TEMPORAL if args.temporal is None else args.temporal
     if not 0 <= temporal <= 0.95:
         raise WaestyleError(f"--temporal must be from 0 to 0.95, got {temporal}")
-    if not 0 <= args.refine <= 1000:
-        raise WaestyleError(f"--refine must be from 0 to 1000 steps, got {args.refine}")
     report = stylise_video(stylizer, args.video, style, args.out, controls=controls, long_side=args.long_side,
                            temporal=temporal, refine=args.refine, overwrite=args.overwrite)  # fmt: skip
     audio = f", {report.audio_streams} audio stream(s) kept" if report.audio_streams else ""

@@ -13,6 +13,8 @@ measured with another flow algorithm (Farneback's) than the blending uses, so it
 for following its own flow's mistakes.
 """
 
+import functools
+
 import numpy as np
 
 # The standard forward-backward consistency test (Sundaram et al. 2010; Ruder et al. 2016).
@@ -44,11 +46,18 @@ def optical_flow(source: np.ndarray, target: np.ndarray, method: str = "dis") ->
     return dis.calc(_grey(source), _grey(target), None)
 
 
+@functools.lru_cache(maxsize=4)
+def _pixel_grid(height: int, width: int) -> np.ndarray:
+    """(H, W, 2) float32 x, y of every pixel: built once per frame size, not at every warp of every frame."""
+    grid = np.stack(np.meshgrid(np.arange(width), np.arange(height)), axis=-1).astype(np.float32)
+    grid.flags.writeable = False
+    return grid
+
+
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """`image` sampled at x + flow(x) (bilinear, edges repeated)."""
     cv2 = _cv2()
-    height, width = flow.shape[:2]
-    grid = np.stack(np.meshgrid(np.arange(width), np.arange(height)), axis=-1).astype(np.float32)
+    grid = _pixel_grid(*flow.shape[:2])
     return cv2.remap(image, grid + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 

@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from waestyle.core.errors import WaestyleError
-from waestyle.stylize.resolution import scaled_size
+from waestyle.stylize.inputs import output_size
 from waestyle.stylize.temporal import TemporalBlender
 
 DEFAULT_TEMPORAL = 0.7
@@ -81,10 +81,10 @@ def _open_input(source: Path):
     return container
 
 
-def output_size(width: int, height: int, long_side: int | None) -> tuple[int, int]:
+def even_size(width: int, height: int, long_side: int | None) -> tuple[int, int]:
     """(width, height) with `long_side` (None: the input's), both even as 4:2:0 chroma needs."""
     if long_side is not None:
-        height, width = scaled_size((height, width), long_side)
+        width, height = output_size((width, height), long_side)
     return max(2, width - width % 2), max(2, height - height % 2)
 
 
@@ -133,7 +133,7 @@ def _transcode(container, make_styliser, target: Path, suffix: str, long_side: i
     video_in.thread_type = "AUTO"
     audio_in = list(container.streams.audio)
     rate = video_in.average_rate or video_in.guessed_rate or Fraction(25)
-    width, height = output_size(video_in.codec_context.width, video_in.codec_context.height, long_side)
+    width, height = even_size(video_in.codec_context.width, video_in.codec_context.height, long_side)
     fmt, codec = FORMATS[suffix]
     started, frames = time.perf_counter(), 0
     stylise_frame = make_styliser(size=(width, height))
