@@ -172,7 +172,10 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "README.md").write_text(f"# Video flicker\n\nMade by `python benchmarks/video_stability.py`.\n\n"
                                             f"{text}\n![frames](strip.jpg)\n")  # fmt: skip
-        Image.fromarray(np.concatenate(strips, 0)).save(args.out / "strip.jpg", quality=80)
+        strip = Image.fromarray(np.concatenate(strips, 0))  # a thumbnail: half size
+        strip.resize((strip.width // 2, strip.height // 2), Image.Resampling.LANCZOS).save(
+            args.out / "strip.jpg", quality=80
+        )
 
 
 if __name__ == "__main__":
