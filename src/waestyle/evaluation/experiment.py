@@ -7,7 +7,6 @@ and both regimes go into one `waestyle evaluate` report. A regime already traine
 one trained for fewer steps is resumed.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from waestyle.core.config import ModelConfig, TrainConfig
 from waestyle.core.errors import WaestyleError
 from waestyle.data.sources import parse_data_spec
 from waestyle.evaluation.compare import CompareSettings, compare
-from waestyle.models.io import CONFIG_FILE
+from waestyle.models.io import CONFIG_FILE, model_step
 from waestyle.training.checkpoints import latest_checkpoint
 from waestyle.training.loop import train
 
@@ -44,7 +43,7 @@ def _trained_steps(run_dir: Path) -> int:
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is not None:
         return checkpoint.step
-    return int(json.loads((run_dir / CONFIG_FILE).read_text()).get("step", 0))
+    return model_step(run_dir)
 
 
 def run_paper(settings: PaperSettings, progress: bool = True) -> Path:

@@ -52,10 +52,13 @@ def check_finite(source: Path, tensors: dict[str, torch.Tensor]) -> None:
             raise WaestyleError(f"{source}: weight {name} holds NaN or infinite values")
 
 
-def save_model(run_dir: Path, config: ModelConfig, weights: dict[str, torch.Tensor], step: int) -> None:
-    """The inference export: config.json + model.safetensors (weights first, so config never leads)."""
+def save_model(
+    run_dir: Path, config: ModelConfig, weights: dict[str, torch.Tensor], step: int, dtype: torch.dtype | None = None
+) -> None:
+    """The inference export: config.json + model.safetensors (weights first, so config never leads). `dtype`
+    (float16) stores floating weights smaller; `load_model` gives them back as float32 either way."""
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "step": str(step)}
-    tensors = {k: v.detach().contiguous().cpu() for k, v in weights.items()}
+    tensors = {k: _stored(v.detach(), dtype).contiguous().cpu() for k, v in weights.items()}
     atomic_write_bytes(run_dir / WEIGHTS_FILE, save_safetensors_bytes(tensors, metadata))
     document = {
         "format": FORMAT,
@@ -74,7 +77,32 @@ def load_model(run_dir: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor
     weights, metadata = read_safetensors(run_dir / WEIGHTS_FILE)
     check_format(run_dir / WEIGHTS_FILE, metadata.get("format"), metadata.get("format_version"))
     check_finite(run_dir / WEIGHTS_FILE, weights)
-    return config, weights
+    # a half-precision folder computes as any other: the modules are float32 and so are the weights they get
+    return config, {name: _stored(tensor, torch.float32) for name, tensor in weights.items()}
+
+
+def write_half_model(source: str | Path, out: str | Path, overwrite: bool = False) -> Path:
+    """A copy of the model folder `source` with float16 weights (its largest value must fit: |w| < 65,504)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
+        raise WaestyleError(f"{out}: exists and is not empty (pass --overwrite to replace the model in it)")
+    config, weights = load_model(source)
+    too_large = [name for name, w in weights.items() if w.is_floating_point() and w.abs().max() >= 65504]
+    if too_large:
+        raise WaestyleError(f"{source}: weight {too_large[0]} does not fit in float16")
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(out, config, weights, model_step(source), dtype=torch.float16)
+    return out
+
+
+def model_step(run_dir: str | Path) -> int:
+    """The training step a model folder was saved at (0 when its config does not say)."""
+    document = json.loads((Path(run_dir) / CONFIG_FILE).read_text())
+    return int(document.get("step", 0))
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
 def load_model_config(run_dir: str | Path) -> ModelConfig:
