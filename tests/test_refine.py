@@ -64,6 +64,19 @@ def test_controls_mixes_and_batches_work_with_refinement(stylizer, pictures):
     assert len(results) == 2 and all(len(r) == 2 for r in results)
 
 
+def test_a_style_computes_its_target_once_for_many_contents(stylizer, pictures, monkeypatch):
+    content, a, b = pictures
+    style = stylizer.style(a)
+    stylizer.transfer(content, style, refine=1)
+    calls = []
+    monkeypatch.setattr(stylizer._refiner, "target", lambda *args: calls.append(args) or {})
+    first = pil_to_tensor(stylizer.transfer(content, style, refine=2))  # the cached statistics, not a new pass
+    stylizer.transfer_images([content, b], [style], refine=1)
+    assert calls == [] and list(style.targets) == [RefineSettings().loss]
+    monkeypatch.undo()
+    assert torch.equal(pil_to_tensor(stylizer.transfer(content, stylizer.style(a), refine=2)), first)
+
+
 def test_refinement_without_a_style_image_is_refused_clearly(stylizer, pictures):
     with pytest.raises(WaestyleError, match="style image"):
         stylizer.transfer(pictures[0], stylizer.random_style(1), refine=2)

@@ -4,7 +4,7 @@ All of them are cheap: they act on z_s and z_c, not on pixels, so one encoding s
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -21,6 +21,14 @@ class Style:
     latent: torch.Tensor
     sources: list[torch.Tensor | None]
     weights: list[float]
+    # refinement's target statistics by loss name: a folder run aims every content at them, computed once
+    targets: dict[str, dict] = field(default_factory=dict, repr=False, compare=False)
+
+    def target(self, loss: str, compute: Callable[[Sequence[torch.Tensor], Sequence[float]], dict]) -> dict:
+        """The statistics refinement aims at under `loss`, from `compute(images, weights)` on first use."""
+        if loss not in self.targets:
+            self.targets[loss] = compute(*zip(*self.refinable(), strict=True))
+        return self.targets[loss]
 
     def refinable(self) -> list[tuple[torch.Tensor, float]]:
         """(image batch, weight) of the parts refinement can aim at: the images, not the prior samples."""

@@ -296,7 +296,7 @@ class Stylizer:
             raise WaestyleError("refinement needs the style's images: pass a style image or stylizer.style(...)")
         if self._refiner is None or self._refiner.loss != settings.loss:
             self._refiner = Refiner(self.model, self.device, settings.loss)
-        target = self._refiner.target(*zip(*style.refinable(), strict=True))
+        target = style.target(settings.loss, self._refiner.target)
         z_style = z_style.expand(len(work), -1)
         return torch.cat([self._refiner.refine(work[i : i + 1], z_style[i : i + 1], target, settings, content_dim)
                           for i in range(len(work))])  # fmt: skip
