@@ -88,3 +88,31 @@ def test_bad_spatial_settings_are_refused():
         ModelConfig(arch="spatial", content_stride=6)
     with pytest.raises(WaestyleError, match="unknown architecture"):
         ModelConfig(arch="pixel")
+
+
+def test_style_regions_start_as_the_plain_decoder_and_then_lay_the_style_per_region(tmp_path, spatial_model, image_dir):
+    """A region model fine-tuned from a plain one draws what it drew; once its palettes differ, two pixels of
+    one channel get different scales, which one palette per picture cannot do."""
+    from waestyle.core.config import TrainConfig
+    from waestyle.models.blocks import RegionStyleNorm
+    from waestyle.training.loop import train
+
+    with pytest.raises(WaestyleError, match="style-regions"):
+        ModelConfig(style_regions=4)  # the global architecture has no decoder maps to split
+    with pytest.raises(WaestyleError, match="style-regions"):
+        ModelConfig(arch="spatial", style_regions=0)
+    plain = Stylizer.load(spatial_model, precision="fp32", backend="torch")
+    config = TrainConfig(data=[str(image_dir)], steps=1, batch_size=6, lr=1e-12, init_from=str(spatial_model))
+    regions = ModelConfig(**{**plain.config.to_dict(), "style_regions": 4})
+    train(regions, config, tmp_path / "regions", explicit=["style_regions"], progress=False)
+    tuned = Stylizer.load(tmp_path / "regions", precision="fp32", backend="torch")
+    assert tuned.config.style_regions == 4
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(plain.reconstruct(image), tuned.reconstruct(image), atol=1e-4)
+
+    norm = RegionStyleNorm(channels=4, style_dim=3, regions=2)
+    with torch.no_grad():  # palettes of shifts alone (each region's scales stay 0)
+        norm.to_region_scale_shift.weight.normal_().view(2, 8, 3)[:, :4] = 0
+    x, z = torch.randn(1, 4, 8, 8), torch.randn(1, 3)
+    shift = norm(x, z) - norm.norm(x)  # one palette per picture: one shift per channel, the same at every pixel
+    assert norm.regions == 2 and shift.std(dim=(2, 3)).min() > 1e-3

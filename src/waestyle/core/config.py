@@ -54,8 +54,13 @@ class ModelConfig:
     # nested content: the decoder is told how many z_c channels it got (log2(content_dim / k), added to z_s
     # through a learned map), so a small content code can be drawn differently, not just from less
     size_aware: bool = False
+    # spatial arch: the style sets this many palettes of scales and shifts per decoder layer, mixed per pixel
+    # by the content (blocks.RegionStyleNorm); 1 is one palette for the whole picture
+    style_regions: int = 1
 
     def __post_init__(self):
+        if not 1 <= self.style_regions <= 16 or (self.style_regions > 1 and self.arch != "spatial"):
+            raise WaestyleError("--style-regions must be 1 to 16, and above 1 needs --arch spatial")
         if self.size_aware and not (self.nested_content and self.arch == "spatial"):
             raise WaestyleError("--size-aware needs --nested-content and --arch spatial")
         if self.content_fill not in CONTENT_FILLS:

@@ -32,6 +32,34 @@ class StyleNorm(nn.Module):
         return self.norm(x) * (1 + scale) + shift
 
 
+class RegionStyleNorm(StyleNorm):
+    """StyleNorm whose scale and shift may differ by region: z_s also sets `regions` palettes (per-channel scale
+    and shift offsets), and a 1x1 convolution of the normalised map picks, at each pixel, a softmax mix of them.
+
+    Plain conditional norm answers a style with one scale and shift per channel over the whole picture (a
+    global tint); with regions, the style can lay its different colours and textures on different kinds of
+    content (sky and ground, light and dark). The offsets start at zero, so the layer starts as the StyleNorm it
+    extends: a model fine-tuned from one without regions (`--init-from`) starts with the same outputs.
+    """
+
+    def __init__(self, channels: int, style_dim: int, regions: int):
+        super().__init__(channels, style_dim)
+        self.regions = regions
+        self.to_region_logits = nn.Conv2d(channels, regions, 1)  # random start: the palettes' gradients differ
+        self.to_region_scale_shift = nn.Linear(style_dim, regions * 2 * channels)
+        nn.init.zeros_(self.to_region_scale_shift.weight)
+        nn.init.zeros_(self.to_region_scale_shift.bias)
+
+    def forward(self, x: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.to_scale_shift(z_style)[:, :, None, None].chunk(2, dim=1)
+        normed = fused_instance_norm(x, torch.ones_like(scale), torch.zeros_like(shift)) if (
+            torch.compiler.is_compiling()) else self.norm(x)  # fmt: skip
+        mix = self.to_region_logits(normed).softmax(dim=1)  # (B, regions, H, W)
+        palettes = self.to_region_scale_shift(z_style).unflatten(1, (self.regions, -1))  # (B, regions, 2C)
+        region_scale, region_shift = torch.einsum("bkhw,bkc->bchw", mix, palettes).chunk(2, dim=1)
+        return normed * (1 + scale + region_scale) + shift + region_shift
+
+
 def fused_instance_norm(x: torch.Tensor, gain: torch.Tensor, shift: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """InstanceNorm2d(x) * gain + shift as one multiply-add per element, the statistics from plain fp32 sums.
 

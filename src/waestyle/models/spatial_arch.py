@@ -6,7 +6,8 @@ StyleDecoder ──► image of size (H, W)
 
 The encoder has no normalisation at all, so z_c at a position depends only on the pixels in its
 receptive field: a 1024-px photo gets the same local codes as the training crops did. The decoder
-uses conditional instance norm (see blocks.StyleNorm), so the style sets every layer's statistics.
+uses conditional instance norm (see blocks.StyleNorm), so the style sets every layer's statistics; with
+`style_regions` > 1 (blocks.RegionStyleNorm) it sets them per kind of region, not once for the whole picture.
 """
 
 import torch
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from waestyle.core.config import ModelConfig
-from waestyle.models.blocks import StyleNorm, reflect_conv3x3
+from waestyle.models.blocks import RegionStyleNorm, StyleNorm, reflect_conv3x3
 
 
 class SpatialContentEncoder(nn.Module):
@@ -37,11 +38,12 @@ class SpatialContentEncoder(nn.Module):
 class StyledConv(nn.Module):
     """(optional 2x upsampling, nearest or bilinear) -> 3x3 conv -> style-conditioned instance norm -> LeakyReLU."""
 
-    def __init__(self, c_in: int, c_out: int, style_dim: int, upsample: str | None = None, activate: bool = True):
+    def __init__(self, c_in: int, c_out: int, style_dim: int, upsample: str | None = None, activate: bool = True,
+                 regions: int = 1):  # fmt: skip
         super().__init__()
         self.upsample, self.activate = upsample, activate
         self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="reflect")
-        self.norm = StyleNorm(c_out, style_dim)
+        self.norm = RegionStyleNorm(c_out, style_dim, regions) if regions > 1 else StyleNorm(c_out, style_dim)
 
     def forward(self, x: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
         if self.upsample:
@@ -55,17 +57,17 @@ class StyleDecoder(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        widths, style_dim = config.widths()[::-1], config.style_dim
-        self.from_latent = StyledConv(config.content_dim, widths[0], style_dim)
+        widths, style_dim, regions = config.widths()[::-1], config.style_dim, config.style_regions
+        self.from_latent = StyledConv(config.content_dim, widths[0], style_dim, regions=regions)
         # Two convolutions per block, flat in one list (so one-block models keep their weight names).
         self.residual = nn.ModuleList()
         for _ in range(config.res_blocks):
-            self.residual.append(StyledConv(widths[0], widths[0], style_dim))
-            self.residual.append(StyledConv(widths[0], widths[0], style_dim, activate=False))
+            self.residual.append(StyledConv(widths[0], widths[0], style_dim, regions=regions))
+            self.residual.append(StyledConv(widths[0], widths[0], style_dim, activate=False, regions=regions))
         self.ups = nn.ModuleList()
         c_in = widths[0]
         for width in widths[1:] + [config.base_channels]:
-            self.ups.append(StyledConv(c_in, width, style_dim, upsample=config.upsample))
+            self.ups.append(StyledConv(c_in, width, style_dim, upsample=config.upsample, regions=regions))
             c_in = width
         self.to_rgb = nn.Conv2d(c_in, 3, 3, padding=1, padding_mode="reflect")
 
