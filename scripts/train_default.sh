@@ -5,7 +5,8 @@
 #   2. RUN_DIR-tuned: that model fine-tuned (--init-from) for 1,500 steps with a size-aware decoder, the
 #      reconstruction and content terms weighted by (k / 64)^2 and the style term by 64 / k, so a smaller
 #      --content-dim draws more style, and a pixel-colour term (ablation row 12).
-#   bash scripts/train_default.sh [RUN_DIR]      # then copy RUN_DIR-tuned/config.json and model.safetensors
+#   bash scripts/train_default.sh [RUN_DIR]
+#   waestyle export --model RUN_DIR-tuned --half src/waestyle/assets/model --overwrite   # the bundled copy
 # Resumable: run it again (in a later session too) and each stage continues from its last checkpoint;
 # STEPS=N / TUNE_STEPS=N extend a finished stage. Needs `make install` and the Debian packages listed in
 # docs/MODEL_CARD.md (`apt-get install tuxpaint-stamps-default wesnoth-1.16-data stellarium-data krita-data

@@ -71,11 +71,11 @@ def _export_half(stylizer, args: argparse.Namespace) -> int:
     source = args.model or DEFAULT_MODEL
     if args.web is not None:
         raise WaestyleError("--half and --web write different things: give one of them")
+    was = (source / WEIGHTS_FILE).stat().st_size / 2**20  # before: DIR may be the source folder itself
     out = write_half_model(source, args.half, overwrite=args.overwrite)
     half = Stylizer.load(out, vgg19_weights=args.vgg19_weights, precision="fp32", backend="torch")
     mean, largest = output_difference(stylizer, half)
-    sizes = [(folder / WEIGHTS_FILE).stat().st_size / 2**20 for folder in (source, out)]
-    print(f"wrote {out / WEIGHTS_FILE} ({sizes[1]:.1f} MB, was {sizes[0]:.1f} MB)")
+    print(f"wrote {out / WEIGHTS_FILE} ({(out / WEIGHTS_FILE).stat().st_size / 2**20:.1f} MB, was {was:.1f} MB)")
     print(f"on a bundled pair at 256 px the output differs from float32 by {mean:.2f}/255 on average, "
           f"{largest:.0f}/255 at most")  # fmt: skip
     return 0
