@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Issue 19's ablation rows: the default model (row 12 of scripts/run_ablation.sh, the bundled model) fine-tuned
+# with the style loss the ceiling test chose, then with one change each; every row the same data, seed, batch,
+# steps and learning rate, so the rows differ by their change alone.
+#   bash scripts/ablation_lite0.sh [OUT]                  # CPU, one row after another (~10 min a row at 1,000 steps)
+#   DEVICE=cuda PARALLEL=1 BATCH=128 TUNE_STEPS=... bash scripts/ablation_lite0.sh OUT   # all rows at once on a GPU
+# Resumable (run again: each row goes on from its checkpoint). Then evaluate them beside the default and the
+# peer at 512 px on the held-out demo pairs:
+#   waestyle evaluate --model src/waestyle/assets/model --model OUT/17-lite0-loss --model OUT/18-style-regions \
+#     --content src/waestyle/assets/content --style src/waestyle/assets/style --baselines peer --size 512 \
+#     --content-dims 64,16,4 --out OUT/report
+set -euo pipefail
+OUT=${1:-runs/ablation-lite0}
+WAESTYLE=${WAESTYLE:-.venv/bin/waestyle}
+DATA=${DATA:-runs/data}
+TUNE_STEPS=${TUNE_STEPS:-1000}
+[ -d "$DATA/photos" ] || $WAESTYLE data prepare --out "$DATA" --size 128 --seed 0
+# The default recipe's second stage (row 12), its Gram-and-colour style terms replaced by the chosen loss.
+COMMON=(--data "$DATA/photos" --data "$DATA/styles" --init-from default --image-size 128 --batch-size "${BATCH:-8}"
+        --lr 2e-4 --grad-clip 1 --mmd-weight 0.1 --seed 1 --steps "$TUNE_STEPS" --checkpoint-every 250
+        --sample-every "$TUNE_STEPS" --device "${DEVICE:-cpu}" --precision "${PRECISION:-bf16}"
+        --workers "${WORKERS:-0}" --style-loss lite0-moments-pixels --style-loss-weight 1
+        --content-loss-weight 0.5 --content-features efficientnet-lite0 --content-loss-by-size
+        --content-size-power 2 --style-size-power 1 --reconstruction-size-power 2)
+tune() {  # NAME, then the options of that row
+  local dir="$OUT/$1"; shift
+  [ -f "$dir/model.safetensors" ] && grep -q "\"step\": $TUNE_STEPS," "$dir/config.json" && return 0
+  local resume=(); [ -d "$dir/checkpoints" ] && resume=(--resume)
+  mkdir -p "$dir"
+  if [ -n "${PARALLEL:-}" ]; then
+    $WAESTYLE train "${COMMON[@]}" --out "$dir" "${resume[@]}" "$@" >"$dir/train.log" 2>&1 &
+  else
+    $WAESTYLE train "${COMMON[@]}" --out "$dir" "${resume[@]}" "$@"
+  fi
+}
+tune 17-lite0-loss
+tune 18-style-regions --style-regions 4
+wait
