@@ -15,10 +15,11 @@
 # is up (train --max-minutes), in files of at most 15 MiB; `collect` then `run` again goes on from it.
 # Settings (environment): RUN_DIR (runs/burst), MINUTES (8), DEVICE (cuda), BATCH (128), IMAGE_SIZE (256),
 # STEPS (the run's total, 100000), COMPILE (set: torch.compile the step), and any extra `waestyle train` options
-# after the action. Size budget: the repository (23 MB) + runs/bundle + runs/weights (3 MB) + a resumed run
+# after the action. Size budget: the repository (20 MB) + runs/bundle + runs/weights (3 MB) + a resumed run
 # must stay under 64 MiB. A full checkpoint of the default architecture is 50 MB (weights and Adam state), so
-# across sessions carry only the model folder (17 MB) and start the next run with --init-from it (Adam restarts)
-# beside a bundle of at most 20 MB; within one session the machine keeps RUN_DIR between bursts.
+# across sessions carry only the model folder, packed with `waestyle export --half` (8 MB), and start the next
+# run with --init-from it (Adam restarts) beside a bundle of at most 30 MB; within one session the machine
+# keeps RUN_DIR between bursts.
 set -euo pipefail
 ACTION=${1:-run}
 RUN_DIR=${RUN_DIR:-runs/burst}
