@@ -22,17 +22,8 @@ COMMON=(--data "$DATA/photos" --data "$DATA/styles" --init-from default --image-
         --workers "${WORKERS:-0}" --style-loss lite0-moments-pixels --style-loss-weight 1
         --content-loss-weight 0.5 --content-features efficientnet-lite0 --content-loss-by-size
         --content-size-power 2 --style-size-power 1 --reconstruction-size-power 2)
-tune() {  # NAME, then the options of that row
-  local dir="$OUT/$1"; shift
-  [ -f "$dir/model.safetensors" ] && grep -q "\"step\": $TUNE_STEPS," "$dir/config.json" && return 0
-  local resume=(); [ -d "$dir/checkpoints" ] && resume=(--resume)
-  mkdir -p "$dir"
-  if [ -n "${PARALLEL:-}" ]; then
-    $WAESTYLE train "${COMMON[@]}" --out "$dir" "${resume[@]}" "$@" >"$dir/train.log" 2>&1 &
-  else
-    $WAESTYLE train "${COMMON[@]}" --out "$dir" "${resume[@]}" "$@"
-  fi
-}
+source "$(dirname "$0")/train_row.sh"
+tune() { local name=$1; shift; train_row "$OUT/$name" "$TUNE_STEPS" "${COMMON[@]}" "$@"; }  # NAME, the row's options
 tune 17-lite0-loss
 tune 18-style-regions --style-regions 4
 wait

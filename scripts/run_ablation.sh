@@ -16,17 +16,8 @@ COMMON=(--data "$DATA/photos" --data "$DATA/styles" --arch spatial --image-size 
         --content-stride 8 --nested-content --mmd-weight 0.1 --batch-size 8 --lr 3e-4 --grad-clip 1.0
         --steps "$STEPS" --seed 0 --checkpoint-every 1000 --sample-every "$STEPS" --device "${DEVICE:-cpu}"
         --workers "${WORKERS:-0}" "${@:2}")
-run() {  # NAME, then the options of that row
-  local dir="$OUT/$1"; shift
-  [ -f "$dir/model.safetensors" ] && grep -q "\"step\": $STEPS" "$dir/config.json" && return 0
-  local resume=(); [ -d "$dir/checkpoints" ] && resume=(--resume)
-  mkdir -p "$dir"
-  if [ -n "${PARALLEL:-}" ]; then
-    $WAESTYLE train "${COMMON[@]}" --out "$dir" "${resume[@]}" "$@" >"$dir/train.log" 2>&1 &
-  else
-    $WAESTYLE train "${COMMON[@]}" --out "$dir" "${resume[@]}" "$@"
-  fi
-}
+source "$(dirname "$0")/train_row.sh"
+run() { local name=$1; shift; train_row "$OUT/$name" "$STEPS" "${COMMON[@]}" "$@"; }  # NAME, the row's options
 # Each row adds one change to the row above it (row 1 is the recipe before issue 11, row 2 the first attempt).
 ROW2=(--features random-vgg19-quarter --res-blocks 2 --style-size 256 --style-loss-weight 1.0
       --content-loss-weight 0.5 --content-loss-by-size)
@@ -49,17 +40,9 @@ run 8-prior-fill-and-style-by-size "${ROW8[@]}"
 wait
 TUNE_STEPS=${TUNE_STEPS:-1500}
 tune() {  # NAME, then the options of that row; each starts from row 4's model
-  local dir="$OUT/$1"; shift
-  [ -f "$dir/model.safetensors" ] && grep -q "\"step\": $TUNE_STEPS," "$dir/config.json" && return 0
-  local resume=(); [ -d "$dir/checkpoints" ] && resume=(--resume)
-  mkdir -p "$dir"
-  local options=("${COMMON[@]}" "${ROW4[@]}" --init-from "$OUT/4-content-in-pretrained-lite0" --out "$dir"
-                 "${resume[@]}" --steps "$TUNE_STEPS" --lr 2e-4 --seed 1 --checkpoint-every 250 "$@")
-  if [ -n "${PARALLEL:-}" ]; then
-    $WAESTYLE train "${options[@]}" >"$dir/train.log" 2>&1 &
-  else
-    $WAESTYLE train "${options[@]}"
-  fi
+  local name=$1; shift
+  train_row "$OUT/$name" "$TUNE_STEPS" "${COMMON[@]}" "${ROW4[@]}" --init-from "$OUT/4-content-in-pretrained-lite0" \
+    --steps "$TUNE_STEPS" --lr 2e-4 --seed 1 --checkpoint-every 250 "$@"
 }
 KNOB=(--size-aware --reconstruction-size-power 1 --style-size-power 0.5)
 tune 9-colour-term --colour-loss-weight 1
