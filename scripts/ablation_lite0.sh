@@ -26,4 +26,5 @@ source "$(dirname "$0")/train_row.sh"
 tune() { local name=$1; shift; train_row "$OUT/$name" "$TUNE_STEPS" "${COMMON[@]}" "$@"; }  # NAME, the row's options
 tune 17-lite0-loss
 tune 18-style-regions --style-regions 4
+tune 19-lite0-loss-and-colour-term --colour-loss-weight 1  # row 17 keeping row 12's pixel-colour term
 wait
