@@ -16,7 +16,6 @@ import functools
 import http.server
 import re
 import shutil
-import socket
 import statistics
 import tempfile
 import threading
@@ -24,33 +23,16 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import uvicorn
 from PIL import Image
 
 from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.web.app import create_app
+from waestyle.web.live import live_server
 from waestyle.web.static_site import VENDOR, export_site
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
-@contextmanager
-def app_server(app):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -109,7 +91,7 @@ def main() -> None:
         site = export_site(Stylizer.load(precision="fp32", backend="torch").model, Path(scratch) / "site")
         sizes = {p.name: p.stat().st_size for p in (site / "model").iterdir()}
         wasm = (site / "runtime" / "ort-wasm-simd-threaded.wasm").stat().st_size
-        with sync_playwright() as playwright, app_server(create_app(stylizer)) as served, static_server(site) as plain:
+        with sync_playwright() as playwright, live_server(create_app(stylizer)) as served, static_server(site) as plain:
             browser = playwright.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
             rows = {
                 "in the browser, threads (waestyle serve's headers)": page_times(

@@ -15,9 +15,8 @@ from PIL import Image
 from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.web.app import create_app
+from waestyle.web.live import live_server
 from waestyle.web.static_site import export_site
-
-from .web_helpers import live_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

@@ -24,8 +24,7 @@ from waestyle.cli.main import main
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.training.checkpoints import latest_checkpoint
 from waestyle.web.app import create_app
-
-from .web_helpers import live_server
+from waestyle.web.live import live_server
 
 FAULT_CASES = [
     ("model folder", "pickle in place of model.safetensors"),

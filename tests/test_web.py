@@ -12,8 +12,7 @@ from PIL import Image
 from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.web.app import ServeLimits, create_app
-
-from .web_helpers import live_server
+from waestyle.web.live import live_server
 
 
 def png_bytes(size=(48, 32), seed=0, fmt="PNG") -> bytes:

@@ -37,6 +37,8 @@ def run_export(args: argparse.Namespace) -> int:
     from waestyle.stylize.onnx_export import export_onnx
     from waestyle.stylize.stylizer import Stylizer
 
+    if args.half is not None and args.web is not None:
+        raise WaestyleError("--half and --web write different things: give one of them")
     stylizer = Stylizer.load(args.model, vgg19_weights=args.vgg19_weights, precision="fp32", backend="torch")
     if args.half is not None:
         return _export_half(stylizer, args)
@@ -69,8 +71,6 @@ def _export_half(stylizer, args: argparse.Namespace) -> int:
     from waestyle.stylize.stylizer import Stylizer
 
     source = args.model or DEFAULT_MODEL
-    if args.web is not None:
-        raise WaestyleError("--half and --web write different things: give one of them")
     was = (source / WEIGHTS_FILE).stat().st_size / 2**20  # before: DIR may be the source folder itself
     out = write_half_model(source, args.half, overwrite=args.overwrite)
     half = Stylizer.load(out, vgg19_weights=args.vgg19_weights, precision="fp32", backend="torch")

@@ -107,7 +107,7 @@ def load_fine_tune_weights(model: WAEStyleModel, source: str) -> None:
             f"--init-from {source}: its weights do not fit this model "
             f"({', '.join((foreign + misshapen)[:3])}); keep the settings that shape the network"
         )
-    model.load_state_dict({name: value.float() for name, value in weights.items()}, strict=False)
+    model.load_state_dict(weights, strict=False)  # load_model gives float32, whatever the file stores
 
 
 def merge_resumed(saved: dict, requested: dict, explicit: set[str], what: str) -> dict:
