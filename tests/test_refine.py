@@ -110,3 +110,16 @@ def test_a_per_layer_code_of_equal_rows_decodes_as_the_shared_code_and_the_searc
     refiner, target = stylizer._refiner, stylizer._refiner.target([stylizer.style_batch(pictures[1])])
     assert refiner.refine(work, z_style, target, RefineSettings(steps=2)).shape == (1, layers, z_style.shape[1])
     assert refiner.refine(work, z_style, target, RefineSettings(steps=2, per_layer=False)).shape == z_style.shape
+
+
+def test_a_refined_style_is_reused_without_a_new_search_and_can_be_refined_again(stylizer, pictures):
+    """What a video does: refine on the first frame, then decode every frame with the refined per-layer codes."""
+    content, other, style = pictures
+    refined = stylizer.refined_style(content, stylizer.style(style), 3, strength=0.8)
+    assert refined.latent.shape == (1, stylizer.model.decoder.styled_layers, stylizer.config.style_dim)
+    direct = pil_to_tensor(stylizer.transfer(content, stylizer.style(style), refine=3, strength=0.8))
+    assert torch.equal(pil_to_tensor(stylizer.transfer(content, refined)), direct)
+    reused = pil_to_tensor(stylizer.transfer(other, refined))  # a decode with those codes, no search
+    assert not torch.equal(reused, pil_to_tensor(stylizer.transfer(other, style)))
+    again = stylizer.refined_style(content, refined, 2)  # per-layer codes refine further
+    assert again.latent.shape == refined.latent.shape and not torch.equal(again.latent, refined.latent)

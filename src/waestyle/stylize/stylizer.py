@@ -261,14 +261,17 @@ class Stylizer:
                     per_style.append(finish_image(image, tensor, size, spatial=self.spatial, keep_colors=keep_colors))
         return results
 
-    def refined_latent(self, content: Image.Image, style: Style, steps: int, *, strength: float = 1.0,
-                       content_dim: int | None = None, style_scale: float = 1.0) -> torch.Tensor:  # fmt: skip
-        """One z_s (1, style_dim) refined for `content` and reusable as a latent for others (a video refines
-        once, on its first frame): the search moves one shared code, not one per layer; `strength` is applied
-        before the search."""
+    def refined_style(self, content: Image.Image, style: Style, refine: int | RefineSettings, *,
+                      strength: float = 1.0, content_dim: int | None = None,
+                      style_scale: float = 1.0) -> Style:  # fmt: skip
+        """`style` refined once, for `content`, as a `Style` that other contents reuse with no new search (a
+        video refines on its first frame): its latent is the refined code, one per styled layer for spatial
+        models (`RefineSettings(per_layer=False)`: one shared code); its images and target statistics stay, so
+        it can be refined further. `strength` is applied before the search."""
         work = self.work_batch(content, style_scale)
         z_style = resolve_styles([style.latent], strength, lambda: self._own_styles([content]))[0]
-        return self._refined(work, z_style, style, RefineSettings(steps=steps, per_layer=False), content_dim)
+        code = self._refined(work, z_style, style, RefineSettings.of(refine), content_dim)
+        return Style(code, style.sources, style.weights, style.targets)
 
     def _own_styles(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """z_s of each content image itself (for reconstructions and strengths below 1)."""
@@ -297,7 +300,7 @@ class Stylizer:
         if self._refiner is None or self._refiner.loss != settings.loss:
             self._refiner = Refiner(self.model, self.device, settings.loss)
         target = style.target(settings.loss, self._refiner.target)
-        z_style = z_style.expand(len(work), -1)
+        z_style = z_style.expand(len(work), *z_style.shape[1:])  # a code, or one per layer
         return torch.cat([self._refiner.refine(work[i : i + 1], z_style[i : i + 1], target, settings, content_dim)
                           for i in range(len(work))])  # fmt: skip
 

@@ -49,13 +49,13 @@ class FrameStyliser:
     def __init__(self, stylizer, style, size: tuple[int, int], controls: dict, temporal: float, refine: int = 0):
         self.stylizer, self.style, self.size, self.controls = stylizer, style, size, dict(controls)
         self.blend = TemporalBlender(temporal) if temporal > 0 else None
-        self.refine = refine  # steps, spent once, on the first frame: the clip keeps one style latent
+        self.refine = refine  # steps, spent once, on the first frame: the clip keeps its refined codes
 
     def __call__(self, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         if self.refine:
             keep = {k: self.controls[k] for k in ("content_dim", "style_scale") if k in self.controls}
             strength = self.controls.pop("strength", 1.0)
-            self.style = self.stylizer.refined_latent(image, self.style, self.refine, strength=strength, **keep)
+            self.style = self.stylizer.refined_style(image, self.style, self.refine, strength=strength, **keep)
             self.refine = 0
         styled = self.stylizer.transfer(image, self.style, long_side=max(self.size), **self.controls)
         if styled.size != self.size:
