@@ -1,6 +1,7 @@
 """ONNX export and the ONNX Runtime backend: the graphs are valid, and match PyTorch to 1e-3."""
 
 import json
+import shutil
 
 import numpy as np
 import onnx
@@ -40,6 +41,18 @@ def test_default_model_exports_and_matches_pytorch(default_export):
         expected = model.encode_style(styles)
     assert (networks.encode_style(styles) - expected).abs().max() <= 1e-3
     assert verify_export(model, result.folder) <= 1e-3
+    assert info["transfer"]["styled_layers"] == model.decoder.styled_layers == networks.layers
+
+
+def test_graphs_of_another_export_format_are_refused_and_not_reused(tmp_path, default_export):
+    model, result = default_export
+    old = tmp_path / "old"
+    shutil.copytree(result.folder, old)
+    info = json.loads((old / SIDECAR).read_text())
+    (old / SIDECAR).write_text(json.dumps({**info, "format_version": 1}))
+    with pytest.raises(WaestyleError, match="another waestyle version; run `waestyle export` again"):
+        OnnxRuntimeNetworks(old)
+    assert cached_export(model).name.endswith(f"-v{info['format_version']}")  # a new format: a new cache entry
 
 
 def test_a_global_model_exports_too(tmp_path, tiny_model):

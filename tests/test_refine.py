@@ -85,7 +85,7 @@ def test_refinement_without_a_style_image_is_refused_clearly(stylizer, pictures)
 
 
 def test_the_onnx_runtime_backend_refines_with_pytorch(stylizer, spatial_model, pictures):
-    """Per-layer codes decode in PyTorch (the graph takes one code); a shared code decodes with the graph."""
+    """The search runs in PyTorch; per-layer codes and a shared code both decode in the graph."""
     content, style = pictures[0], pictures[1]
     onnx = Stylizer.load(spatial_model, backend="onnxruntime")
     assert onnx.backend == "onnxruntime"
@@ -123,3 +123,15 @@ def test_a_refined_style_is_reused_without_a_new_search_and_can_be_refined_again
     assert not torch.equal(reused, pil_to_tensor(stylizer.transfer(other, style)))
     again = stylizer.refined_style(content, refined, 2)  # per-layer codes refine further
     assert again.latent.shape == refined.latent.shape and not torch.equal(again.latent, refined.latent)
+
+
+def test_the_onnx_graph_decodes_per_layer_codes_as_pytorch_does(stylizer, spatial_model, pictures):
+    onnx = Stylizer.load(spatial_model, backend="onnxruntime")
+    assert onnx.networks.onnx.layers == stylizer.model.decoder.styled_layers
+    refined = stylizer.refined_style(pictures[0], stylizer.style(pictures[1]), 3)
+    calls = []
+    run = onnx.networks.onnx.transfer.run
+    onnx.networks.onnx.transfer.run = lambda *args: calls.append(args) or run(*args)  # the graph, not PyTorch
+    ours = pil_to_tensor(onnx.transfer(pictures[2], refined))
+    assert calls and calls[0][1]["z_style"].shape == tuple(refined.latent.shape)
+    assert (ours - pil_to_tensor(stylizer.transfer(pictures[2], refined))).abs().max() <= 2 / 255

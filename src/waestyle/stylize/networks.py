@@ -128,7 +128,7 @@ class InferenceNetworks:
         """`work` (contents at processing size) decoded once per style latent, the contents encoded once."""
         height, width = work.shape[-2:]
         config = self.model.config
-        if self.onnx is not None and all(z.dim() == 2 for z in z_styles):  # the graph takes one code, not one per layer
+        if self.onnx is not None and (self.onnx.layers or all(z.dim() == 2 for z in z_styles)):
             size = content_size(config, content_dim)
             if size < config.content_dim and config.content_fill == "prior":
                 raise WaestyleError("this model fills dropped z_c channels from the prior; use --backend torch")

@@ -20,6 +20,7 @@ import torch
 from waestyle.core.errors import WaestyleError
 from waestyle.models.wae import WAEStyleModel
 from waestyle.stylize.onnx_export import (
+    FORMAT_VERSION,
     SIDECAR,
     STYLE_GRAPH,
     TRANSFER_GRAPH,
@@ -63,12 +64,20 @@ def cache_root() -> Path:
 
 
 def cached_export(model: WAEStyleModel) -> Path:
-    """The cache folder for this model's graphs (it may not exist yet)."""
-    return cache_root() / "onnx" / weights_digest(model)
+    """The cache folder for this model's graphs in this export format (it may not exist yet)."""
+    return cache_root() / "onnx" / f"{weights_digest(model)}-v{FORMAT_VERSION}"
 
 
 def is_exported(folder: Path) -> bool:
     return all((folder / name).is_file() for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR))
+
+
+def export_format(folder: Path) -> int | None:
+    """The sidecar's format_version (None: unreadable)."""
+    try:
+        return json.loads((folder / SIDECAR).read_text()).get("format_version")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def ensure_export(model: WAEStyleModel) -> Path:
@@ -109,8 +118,11 @@ class OnnxRuntimeNetworks:
         folder = Path(folder)
         if not is_exported(folder):
             raise WaestyleError(f"{folder}: not an exported model (run `waestyle export`)")
+        if export_format(folder) != FORMAT_VERSION:
+            raise WaestyleError(f"{folder}: exported by another waestyle version; run `waestyle export` again")
         self.folder = folder
         self.info = json.loads((folder / SIDECAR).read_text())
+        self.layers = self.info["transfer"].get("styled_layers")  # codes the transfer graph takes (None: one)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or torch.get_num_threads()
@@ -127,9 +139,11 @@ class OnnxRuntimeNetworks:
         return torch.from_numpy(z_style)
 
     def stylise(self, content: torch.Tensor, z_style: torch.Tensor, content_size: int) -> torch.Tensor:
-        """The transfer graph on a (B, 3, H, W) batch (sides in whole strides), one z_s per image or one for
-        all; the graph takes one image per run."""
-        z_style = z_style.expand(len(content), -1) if len(z_style) == 1 else z_style
+        """The transfer graph on a (B, 3, H, W) batch (sides in whole strides), one z_s (or one code per layer)
+        per image or one for all; the graph takes one image per run."""
+        if self.layers and z_style.dim() == 2:  # one code: the same for every layer
+            z_style = z_style[:, None].expand(-1, self.layers, -1)
+        z_style = z_style.expand(len(content), *z_style.shape[1:]) if len(z_style) == 1 else z_style
         size = np.array([content_size], dtype=np.int64)
         images = [
             self.transfer.run(None, {"content": _array(c[None]), "z_style": _array(z[None]), "content_size": size})[0]

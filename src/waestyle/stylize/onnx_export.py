@@ -4,6 +4,10 @@ style_encoder.onnx   style (B, 3, H, W) in [0, 1]                          -> z_
 transfer.onnx        content (1, 3, H, W) in [0, 1], z_style (1, style_dim),
                      content_size (1,) int64: z_c channels kept            -> image (1, 3, H, W) in [0, 1]
 
+A spatial model's transfer graph takes one code per styled decoder layer, z_style (1, layers, style_dim): the
+style graph's z_s repeated `layers` times (the sidecar's transfer.styled_layers) gives the plain transfer, and
+refined per-layer codes (stylize/refine.py) decode in the same graph.
+
 Heights and widths are dynamic for a spatial model, in multiples of its content stride (Stylizer pads
 with edge pixels and crops back); a global model's transfer graph takes its training size. The transfer
 graph takes one image at a time (a spatial model's images differ in size anyway). What a caller must do
@@ -34,6 +38,8 @@ STYLE_GRAPH = "style_encoder.onnx"
 TRANSFER_GRAPH = "transfer.onnx"
 SIDECAR = "waestyle-onnx.json"
 OPSET = 18
+# 2: the spatial transfer graph takes one z_s per styled layer (1: one z_s for all)
+FORMAT_VERSION = 2
 
 
 class StyleGraph(nn.Module):
@@ -55,8 +61,14 @@ class TransferGraph(nn.Module):
         self.model = model
 
     def forward(self, content: torch.Tensor, z_style: torch.Tensor, content_size: torch.Tensor) -> torch.Tensor:
+        """z_style: (1, style_dim), or (1, layers, style_dim) for a spatial model (see the module docstring)."""
         z_content = keep_content_channels(self.model.encode_content(content), content_size)
         return self.model.decode(z_content, z_style, content_size)
+
+
+def styled_layers(model: WAEStyleModel) -> int | None:
+    """How many codes a spatial model's transfer graph takes (None: one z_s, as a global model's does)."""
+    return getattr(model.decoder, "styled_layers", None)
 
 
 def fp32_copy(model: WAEStyleModel) -> WAEStyleModel:
@@ -85,9 +97,10 @@ def sidecar(model: WAEStyleModel) -> dict:
     """What a caller needs beside the graphs: inputs, sizes, and the model's settings."""
     config = model.config
     spatial = config.arch == "spatial"
+    layers = styled_layers(model)
     return {
         "format": "waestyle-onnx",
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "waestyle_version": __version__,
         "weights_digest": weights_digest(model),
         "opset": OPSET,
@@ -108,6 +121,12 @@ def sidecar(model: WAEStyleModel) -> dict:
         "transfer": {
             "inputs": ["content", "z_style", "content_size"],
             "output": "image",
+            "styled_layers": layers,
+            "z_style": (
+                f"(1, {layers}, {config.style_dim}): one code per styled decoder layer; z_s repeated {layers} times"
+                if layers
+                else f"(1, {config.style_dim})"
+            ),
             "content_size": f"int64 per image, 1..{config.content_dim}; {config.content_dim} keeps all of z_c",
             "content_long_side": WORK_SIDE if spatial else config.image_size,
             "resize": (
@@ -161,6 +180,7 @@ def _export_graphs(model: WAEStyleModel, folder: Path) -> None:
     stride = config.content_stride
     side = 6 * stride if spatial else config.image_size
     style_side = max(64, config.style_size or config.image_size)
+    codes = (styled_layers(model),) if styled_layers(model) else ()
     # Batch 2 in the style example: with 1, the exporter would fix the batch size.
     style_dims = {
         0: torch.export.Dim("batch", min=1, max=1024),
@@ -178,7 +198,7 @@ def _export_graphs(model: WAEStyleModel, folder: Path) -> None:
         (StyleGraph(model), (torch.rand(2, 3, style_side, style_side + 8),), ["style"], ["z_style"],
          {"style": style_dims}, STYLE_GRAPH),
         (TransferGraph(model),
-         (torch.rand(1, 3, side, side + stride if spatial else side), torch.randn(1, config.style_dim),
+         (torch.rand(1, 3, side, side + stride if spatial else side), torch.randn(1, *codes, config.style_dim),
           torch.full((1,), config.content_dim, dtype=torch.int64)),
          ["content", "z_style", "content_size"], ["image"],
          {"content": content_dims or None, "z_style": None, "content_size": None}, TRANSFER_GRAPH),

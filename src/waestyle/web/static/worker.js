@@ -51,10 +51,19 @@ async function encodeStyle({ pixels, height, width }) {
   return out[sessions.sidecar.style.output].data;
 }
 
+// A spatial model's graph takes one code per styled decoder layer (sidecar transfer.styled_layers): z_s repeated.
+function styleCodes(z) {
+  const layers = sessions.sidecar.transfer.styled_layers;
+  if (!layers) return new ort.Tensor("float32", z, [1, z.length]);
+  const codes = new Float32Array(layers * z.length);
+  for (let layer = 0; layer < layers; layer++) codes.set(z, layer * z.length);
+  return new ort.Tensor("float32", codes, [1, layers, z.length]);
+}
+
 async function transfer({ pixels, height, width, z, contentSize }) {
   const feeds = {
     content: new ort.Tensor("float32", pixels, [1, 3, height, width]),
-    z_style: new ort.Tensor("float32", z, [1, z.length]),
+    z_style: styleCodes(z),
     content_size: new ort.Tensor("int64", BigInt64Array.from([BigInt(contentSize)]), [1]),
   };
   const out = await sessions.transfer.run(feeds);
