@@ -1,9 +1,10 @@
 """Quality and time of `--refine N` beside the one-pass transfer, Gatys and the peer, in one run.
 
     python scripts/refine_table.py [--steps 0 5 10 20 50] [--contents 8] [--styles 4] [--size 512]
-                                   [--ablation 20] [--gatys-iterations 100] [--out docs/results/quality/refine]
+                                   [--ablation 20] [--gatys-iterations 100] [--model RUN_DIR]
+                                   [--out docs/results/quality/refine]
 
-The bundled model on the held-out demo pairs (the first `--contents` contents x the first `--styles` styles,
+The bundled model (or `--model`'s) on the held-out demo pairs (the first `--contents` contents x the first `--styles` styles,
 centre-cropped squares of `--size` px), refined for each N; judged like the quality report by what the search
 does not optimise: EfficientNet-Lite2's Gram distance and the filter bank's texture cut (the search follows
 Lite0 and pixel colours), colour, content, grey SSIM, and seconds per image on this machine. `--ablation N`
@@ -40,14 +41,16 @@ def main() -> None:
     parser.add_argument("--ablation", type=int, default=20, help="steps of the ablation rows (0: none)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--gatys-iterations", type=int, default=100, help="0 leaves Gatys out")
+    parser.add_argument("--model", type=Path, default=None, help="a trained model's folder (default: the bundled)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/quality/refine"))
     args = parser.parse_args()
     content_paths, style_paths = demo_contents()[: args.contents], demo_styles()[: args.styles]
     contents = square_batch([load_image(p) for p in content_paths], args.size)
     styles = square_batch([load_image(p) for p in style_paths], args.size)
-    stylizer = Stylizer.load()
+    stylizer = Stylizer.load(args.model)
+    name = "waestyle default" if args.model is None else f"waestyle {args.model.name}"
     stylizer.transfer(contents[:1, :, :64, :64], stylizer.style(styles[:1]), refine=1)  # loads the refiner: untimed
-    methods: list = [IdentityMethod()] + [ModelMethod(stylizer, "waestyle default", None, n) for n in args.steps]
+    methods: list = [IdentityMethod()] + [ModelMethod(stylizer, name, None, n) for n in args.steps]
     if args.ablation:
         shared = RefineSettings(steps=args.ablation, per_layer=False)
         first = RefineSettings(steps=args.ablation, per_layer=False, side=256, lr=0.1)
@@ -61,12 +64,13 @@ def main() -> None:
     summary = summarise(evaluation)
     args.out.mkdir(parents=True, exist_ok=True)
     setup = {"pairs": len(contents) * len(styles), "size": args.size, "threads": torch.get_num_threads(),
-             "precision": "bf16" if stylizer.bf16 else "fp32", "backend": stylizer.backend}  # fmt: skip
+             "precision": "bf16" if stylizer.bf16 else "fp32", "backend": stylizer.backend,
+             "model": "the bundled model" if args.model is None else str(args.model)}  # fmt: skip
     (args.out / "metrics.json").write_text(json.dumps({"setup": setup, "summary": summary}, indent=1))
     lines = ["# Refinement: quality and time against the number of steps", "",
              f"Made by `python scripts/refine_table.py` (see its docstring): {setup['pairs']} held-out demo pairs at "
-             f"{args.size} px, the bundled model, {setup['threads']} CPU threads, {setup['precision']}, backend "
-             f"{setup['backend']}; Gatys and the peer in the same run.", "",
+             f"{args.size} px, {setup['model']}, {setup['threads']} CPU threads, {setup['precision']}, backend "
+             f"{setup['backend']}; {'Gatys and ' if args.gatys_iterations else ''}the peer in the same run.", "",
              "| method | " + " | ".join(label for _, label, _ in COLUMNS) + " |",
              "| --- |" + " --- |" * len(COLUMNS)]  # fmt: skip
     for row in summary:
