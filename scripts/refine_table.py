@@ -5,7 +5,8 @@
                                    [--out docs/results/quality/refine]
 
 The bundled model (or `--model`'s) on the held-out demo pairs (the first `--contents` contents x the first
-`--styles` styles, centre-cropped squares of `--size` px), refined for each N; judged like the quality report by what the search
+`--styles` styles, centre-cropped squares of `--size` px), refined for each N; judged like the quality report
+by what the search
 does not optimise: EfficientNet-Lite2's Gram distance and the filter bank's texture cut (the search follows
 Lite0 and pixel colours), colour, content, grey SSIM, and seconds per image on this machine. `--ablation N`
 adds N-step rows without the per-layer codes (one shared code) and with the first release's settings (one
