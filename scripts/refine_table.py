@@ -6,12 +6,11 @@
 
 The bundled model (or `--model`'s) on the held-out demo pairs (the first `--contents` contents x the first
 `--styles` styles, centre-cropped squares of `--size` px), refined for each N; judged like the quality report
-by what the search
-does not optimise: EfficientNet-Lite2's Gram distance and the filter bank's texture cut (the search follows
-Lite0 and pixel colours), colour, content, grey SSIM, and seconds per image on this machine. `--ablation N`
-adds N-step rows without the per-layer codes (one shared code) and with the first release's settings (one
-shared code, 256-px working size, lr 0.1). Writes OUT/README.md (the table) and OUT/metrics.json (every row).
-Pick N by the Lite2 and filter-bank columns.
+by what the search does not optimise: EfficientNet-Lite2's Gram distance and the filter bank's texture cut (the
+search follows Lite0 and pixel colours), colour, content, grey SSIM, and seconds per image on this machine.
+`--ablation N` adds N-step rows without the per-layer codes (one shared code) and with the first release's
+settings (one shared code, 256-px working size, lr 0.1). Writes OUT/README.md (the table) and OUT/metrics.json
+(every row). Pick N by the Lite2 and filter-bank columns.
 """
 
 import argparse
