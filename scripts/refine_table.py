@@ -8,9 +8,9 @@ The bundled model (or `--model`'s) on the held-out demo pairs (the first `--cont
 `--styles` styles, centre-cropped squares of `--size` px), refined for each N; judged like the quality report
 by what the search does not optimise: EfficientNet-Lite2's Gram distance and the filter bank's texture cut (the
 search follows Lite0 and pixel colours), colour, content, grey SSIM, and seconds per image on this machine.
-`--ablation N` adds N-step rows without the per-layer codes (one shared code) and with the first release's
-settings (one shared code, 256-px working size, lr 0.1). Writes OUT/README.md (the table) and OUT/metrics.json
-(every row). Pick N by the Lite2 and filter-bank columns.
+`--ablation N` adds N-step rows without the norm offsets (codes per layer only), without the per-layer codes
+either (one shared code) and with the first release's settings (one shared code, 256-px working size, lr 0.1).
+Writes OUT/README.md (the table) and OUT/metrics.json (every row). Pick N by the Lite2 and filter-bank columns.
 """
 
 import argparse
@@ -52,10 +52,12 @@ def main() -> None:
     stylizer.transfer(contents[:1, :, :64, :64], stylizer.style(styles[:1]), refine=1)  # loads the refiner: untimed
     methods: list = [IdentityMethod()] + [ModelMethod(stylizer, name, None, n) for n in args.steps]
     if args.ablation:
-        shared = RefineSettings(steps=args.ablation, per_layer=False)
-        first = RefineSettings(steps=args.ablation, per_layer=False, side=256, lr=0.1)
-        methods += [ModelMethod(stylizer, "one shared code", None, shared),
-                     ModelMethod(stylizer, "one shared code, 256 px, lr 0.1", None, first)]  # fmt: skip
+        codes = RefineSettings(steps=args.ablation, offsets=False)
+        shared = RefineSettings(steps=args.ablation, per_layer=False, offsets=False)
+        first = RefineSettings(steps=args.ablation, per_layer=False, offsets=False, side=256, lr=0.1)
+        methods += [ModelMethod(stylizer, "codes per layer, no norm offsets", None, codes),
+                    ModelMethod(stylizer, "one shared code", None, shared),
+                    ModelMethod(stylizer, "one shared code, 256 px, lr 0.1", None, first)]  # fmt: skip
     if args.gatys_iterations:
         methods.append(GatysMethod(load_feature_network(stylizer.config.features), iterations=args.gatys_iterations))
     methods.append(PeerMethod())

@@ -1,5 +1,7 @@
 """Refinement: the search lowers its objective, 0 steps changes nothing, it repeats, and the controls work with it."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from PIL import Image
@@ -32,14 +34,17 @@ def test_the_search_lowers_its_objective(stylizer, pictures):
     target = refiner.target([stylizer.style_batch(style)])
     work = stylizer.work_batch(content)
     settings = RefineSettings(steps=8)
-    refined = refiner.refine(work, z_style, target, settings)
+    refined, offsets = refiner.refine(work, z_style, target, settings)
+    assert [o.shape[1] for o in offsets] == stylizer.model.decoder.modulation_sizes()
     with torch.no_grad():
         z_content = keep_content(stylizer.config, stylizer.model.encode_content(work), None)
         photo = refiner._content_map(work)
         size = tuple(work.shape[-2:])
-        before, start = refiner.objective(z_style, z_content, size, photo, target, settings, None)
-        after, _ = refiner.objective(refined, z_content, size, photo, target, settings, None, start)
+        zeros = [torch.zeros_like(o) for o in offsets]
+        before, start = refiner.objective(z_style, z_content, size, photo, target, settings, None, None, zeros)
+        after, _ = refiner.objective(refined, z_content, size, photo, target, settings, None, start, offsets)
     assert after < before and not torch.equal(refined, z_style)
+    assert all(o.abs().max() > 0 for o in offsets)  # every layer's scale and shift moved
 
 
 def test_zero_steps_is_todays_output_and_a_refinement_repeats(stylizer, pictures):
@@ -85,11 +90,12 @@ def test_refinement_without_a_style_image_is_refused_clearly(stylizer, pictures)
 
 
 def test_the_onnx_runtime_backend_refines_with_pytorch(stylizer, spatial_model, pictures):
-    """The search runs in PyTorch; per-layer codes and a shared code both decode in the graph."""
-    content, style = pictures[0], pictures[1]
+    """The search runs in PyTorch; codes decode in the graph, norm offsets in PyTorch. One `Style` for both: Adam's
+    first steps follow the gradients' signs, so a z_s from another backend (1e-6 apart) can end elsewhere."""
+    content, style = pictures[0], stylizer.style(pictures[1])
     onnx = Stylizer.load(spatial_model, backend="onnxruntime")
     assert onnx.backend == "onnxruntime"
-    for refine in (3, RefineSettings(steps=3, per_layer=False)):
+    for refine in (3, RefineSettings(steps=3, offsets=False), RefineSettings(steps=3, per_layer=False, offsets=False)):
         ours = pil_to_tensor(onnx.transfer(content, style, refine=refine))
         reference = pil_to_tensor(stylizer.transfer(content, style, refine=refine))  # PyTorch, fp32
         assert (ours - reference).abs().max() <= 2 / 255
@@ -108,8 +114,24 @@ def test_a_per_layer_code_of_equal_rows_decodes_as_the_shared_code_and_the_searc
     assert torch.allclose(shared, per_layer, atol=1e-6)
     stylizer.transfer(pictures[0], pictures[1], refine=1)  # loads the refiner
     refiner, target = stylizer._refiner, stylizer._refiner.target([stylizer.style_batch(pictures[1])])
-    assert refiner.refine(work, z_style, target, RefineSettings(steps=2)).shape == (1, layers, z_style.shape[1])
-    assert refiner.refine(work, z_style, target, RefineSettings(steps=2, per_layer=False)).shape == z_style.shape
+    assert refiner.refine(work, z_style, target, RefineSettings(steps=2))[0].shape == (1, layers, z_style.shape[1])
+    shared, offsets = refiner.refine(work, z_style, target, RefineSettings(steps=2, per_layer=False, offsets=False))
+    assert shared.shape == z_style.shape and offsets is None
+
+
+def test_norm_offsets_of_zero_change_nothing_and_strength_scales_them(stylizer, pictures):
+    model, work = stylizer.model, stylizer.work_batch(pictures[0])
+    z_style = stylizer.style_latent(pictures[1])
+    with torch.no_grad():
+        z_content = model.encode_content(work)
+        zeros = [torch.zeros(1, size) for size in model.decoder.modulation_sizes()]
+        assert torch.equal(model.decode(z_content, z_style, None, zeros), model.decode(z_content, z_style))
+    refined = stylizer.refined_style(pictures[0], stylizer.style(pictures[1]), 3)
+    full = pil_to_tensor(stylizer.transfer(pictures[2], refined))
+    codes_only = pil_to_tensor(stylizer.transfer(pictures[2], replace(refined, offsets=None)))
+    assert not torch.equal(full, codes_only)
+    own = pil_to_tensor(stylizer.reconstruct(pictures[2]))
+    assert (pil_to_tensor(stylizer.transfer(pictures[2], refined, strength=0.0)) - own).abs().max() <= 1 / 255
 
 
 def test_a_refined_style_is_reused_without_a_new_search_and_can_be_refined_again(stylizer, pictures):
@@ -128,10 +150,14 @@ def test_a_refined_style_is_reused_without_a_new_search_and_can_be_refined_again
 def test_the_onnx_graph_decodes_per_layer_codes_as_pytorch_does(stylizer, spatial_model, pictures):
     onnx = Stylizer.load(spatial_model, backend="onnxruntime")
     assert onnx.networks.onnx.layers == stylizer.model.decoder.styled_layers
-    refined = stylizer.refined_style(pictures[0], stylizer.style(pictures[1]), 3)
+    with_offsets = stylizer.refined_style(pictures[0], stylizer.style(pictures[1]), 3)
+    codes = replace(with_offsets, offsets=None)
     calls = []
     run = onnx.networks.onnx.transfer.run
     onnx.networks.onnx.transfer.run = lambda *args: calls.append(args) or run(*args)  # the graph, not PyTorch
-    ours = pil_to_tensor(onnx.transfer(pictures[2], refined))
-    assert calls and calls[0][1]["z_style"].shape == tuple(refined.latent.shape)
-    assert (ours - pil_to_tensor(stylizer.transfer(pictures[2], refined))).abs().max() <= 2 / 255
+    ours = pil_to_tensor(onnx.transfer(pictures[2], codes))
+    assert calls and calls[0][1]["z_style"].shape == tuple(codes.latent.shape)
+    assert (ours - pil_to_tensor(stylizer.transfer(pictures[2], codes))).abs().max() <= 2 / 255
+    calls.clear()  # norm offsets: PyTorch
+    ours = pil_to_tensor(onnx.transfer(pictures[2], with_offsets))
+    assert not calls and torch.equal(ours, pil_to_tensor(stylizer.transfer(pictures[2], with_offsets)))

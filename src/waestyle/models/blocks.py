@@ -25,11 +25,19 @@ class StyleNorm(nn.Module):
         nn.init.zeros_(self.to_scale_shift.weight)
         nn.init.zeros_(self.to_scale_shift.bias)
 
-    def forward(self, x: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.to_scale_shift(z_style)[:, :, None, None].chunk(2, dim=1)
+    def forward(self, x: torch.Tensor, z_style: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """`offset` (B, 2 * channels): added to the scale and shift z_s sets (refinement's norm offsets)."""
+        scale, shift = self.scale_shift(z_style, offset)
         if torch.compiler.is_compiling():
             return fused_instance_norm(x, 1 + scale, shift)
         return self.norm(x) * (1 + scale) + shift
+
+    def scale_shift(self, z_style: torch.Tensor, offset: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        modulation = self.to_scale_shift(z_style)
+        if offset is not None:
+            modulation = modulation + offset.to(modulation.dtype)
+        scale, shift = modulation[:, :, None, None].chunk(2, dim=1)
+        return scale, shift
 
 
 class RegionStyleNorm(StyleNorm):
@@ -50,8 +58,8 @@ class RegionStyleNorm(StyleNorm):
         nn.init.zeros_(self.to_region_scale_shift.weight)
         nn.init.zeros_(self.to_region_scale_shift.bias)
 
-    def forward(self, x: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.to_scale_shift(z_style)[:, :, None, None].chunk(2, dim=1)
+    def forward(self, x: torch.Tensor, z_style: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        scale, shift = self.scale_shift(z_style, offset)
         normed = fused_instance_norm(x, torch.ones_like(scale), torch.zeros_like(shift)) if (
             torch.compiler.is_compiling()) else self.norm(x)  # fmt: skip
         mix = self.to_region_logits(normed).softmax(dim=1)  # (B, regions, H, W)

@@ -10,6 +10,8 @@ uses conditional instance norm (see blocks.StyleNorm), so the style sets every l
 `style_regions` > 1 (blocks.RegionStyleNorm) it sets them per kind of region, not once for the whole picture.
 """
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,10 +47,10 @@ class StyledConv(nn.Module):
         self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="reflect")
         self.norm = RegionStyleNorm(c_out, style_dim, regions) if regions > 1 else StyleNorm(c_out, style_dim)
 
-    def forward(self, x: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, z_style: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
         if self.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode=self.upsample)
-        x = self.norm(self.conv(x), z_style)
+        x = self.norm(self.conv(x), z_style, offset)
         return F.leaky_relu(x, 0.2) if self.activate else x
 
 
@@ -76,13 +78,21 @@ class StyleDecoder(nn.Module):
         """How many layers read z_s: the length of a per-layer code."""
         return 1 + len(self.residual) + len(self.ups)
 
-    def forward(self, z_content: torch.Tensor, z_style: torch.Tensor) -> torch.Tensor:
+    def modulation_sizes(self) -> list[int]:
+        """Each styled layer's scale-and-shift length (2 x its channels), in order: the shapes of norm offsets."""
+        layers = [self.from_latent, *self.residual, *self.ups]
+        return [layer.norm.to_scale_shift.out_features for layer in layers]
+
+    def forward(self, z_content: torch.Tensor, z_style: torch.Tensor,
+                offsets: Sequence[torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
         """z_style: (B, style_dim), or (B, styled_layers, style_dim), one code per layer (StyleGAN's W+), which
-        refinement can search (stylize/refine.py)."""
+        refinement can search (stylize/refine.py); `offsets`: one (B, 2 x channels) per styled layer, added to
+        the scale and shift the codes set (refinement's norm offsets; `modulation_sizes`)."""
         codes = iter(z_style.unbind(1) if z_style.dim() == 3 else [z_style] * self.styled_layers)
-        h = self.from_latent(z_content, next(codes))
+        extra = iter(offsets if offsets is not None else [None] * self.styled_layers)
+        h = self.from_latent(z_content, next(codes), next(extra))
         for first, second in zip(self.residual[::2], self.residual[1::2], strict=True):
-            h = F.leaky_relu(h + second(first(h, next(codes)), next(codes)), 0.2)
+            h = F.leaky_relu(h + second(first(h, next(codes), next(extra)), next(codes), next(extra)), 0.2)
         for layer in self.ups:
-            h = layer(h, next(codes))
+            h = layer(h, next(codes), next(extra))
         return torch.sigmoid(reflect_conv3x3(self.to_rgb, h))

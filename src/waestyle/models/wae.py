@@ -9,6 +9,7 @@ The content encoder and decoder come from the architecture the config names: `gl
 """
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -81,10 +82,17 @@ class WAEStyleModel(nn.Module):
         return self.style_encoder(self.style_features(images))
 
     def decode(
-        self, z_content: torch.Tensor, z_style: torch.Tensor, content_size: int | torch.Tensor | None = None
+        self,
+        z_content: torch.Tensor,
+        z_style: torch.Tensor,
+        content_size: int | torch.Tensor | None = None,
+        offsets: Sequence[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """The image of (z_c, z_s); `content_size` (an int, or one per image; None: all of z_c) is how many
-        z_c channels were kept, which only a `size_aware` model reads."""
+        z_c channels were kept, which only a `size_aware` model reads; `offsets`: a spatial model's norm offsets
+        (one per styled layer, see spatial_arch.StyleDecoder), from refinement."""
+        if offsets is not None and self.config.arch != "spatial":
+            raise WaestyleError("norm offsets need a spatial model")
         if self.config.size_aware:
             full = self.config.content_dim
             size = torch.as_tensor(full if content_size is None else content_size, device=z_style.device)
@@ -92,7 +100,7 @@ class WAEStyleModel(nn.Module):
             shift = self.size_to_style(code.to(self.size_to_style.weight.dtype))
             shift = shift.to(z_style.dtype)
             z_style = z_style + (shift[:, None] if z_style.dim() == 3 else shift)  # a per-layer code: every layer
-        return self.decoder(z_content, z_style)
+        return self.decoder(z_content, z_style) if offsets is None else self.decoder(z_content, z_style, offsets)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reconstruction and both latents of a batch."""

@@ -16,11 +16,13 @@ from waestyle.models.wae import content_fill, keep_content_channels
 @dataclass
 class Style:
     """A style latent with what it came from: the style images as the encoder read them (None for a prior
-    sample) and their mixing weights, so that refinement can aim at their statistics."""
+    sample) and their mixing weights, so that refinement can aim at their statistics. A refined style
+    (`Stylizer.refined_style`) also holds its norm offsets: one (1, 2 x channels) per styled decoder layer."""
 
     latent: torch.Tensor
     sources: list[torch.Tensor | None]
     weights: list[float]
+    offsets: list[torch.Tensor] | None = None
     # refinement's target statistics by loss name: a folder run aims every content at them, computed once
     targets: dict[str, dict] = field(default_factory=dict, repr=False, compare=False)
 
@@ -58,6 +60,13 @@ def mix_latents(latents: Sequence[torch.Tensor], weights: Sequence[float] | None
 def prior_style(style_dim: int, seed: int) -> torch.Tensor:
     """A new style drawn from the prior N(0, I): WAE training makes z_s follow it, so samples decode sensibly."""
     return torch.randn(1, style_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def style_offsets(styles: Sequence[object], strength: float) -> list[list[torch.Tensor] | None]:
+    """Each style's norm offsets (a refined `Style`'s; None for others), times `strength`, as its latent's move
+    from the content's own z_s is."""
+    found = [getattr(style, "offsets", None) for style in styles]
+    return [None if offsets is None else [o * strength for o in offsets] for offsets in found]
 
 
 def resolve_styles(

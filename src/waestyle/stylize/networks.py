@@ -112,30 +112,44 @@ class InferenceNetworks:
         return self._network("encode_content")(batch).float()
 
     @torch.no_grad()
-    def decode(self, z_content: torch.Tensor, z_style: torch.Tensor, content_dim: int | None = None) -> torch.Tensor:
-        """Images of (z_c, z_s); `content_dim`: how many z_c channels `keep_content` kept (None: all)."""
+    def decode(self, z_content: torch.Tensor, z_style: torch.Tensor, content_dim: int | None = None,
+               offsets: Sequence[torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
+        """Images of (z_c, z_s); `content_dim`: how many z_c channels `keep_content` kept (None: all); `offsets`:
+        a refined style's norm offsets (eager: the compiled decoder keeps its one signature)."""
         if len(z_style) == 1 and len(z_content) > 1:
             z_style = z_style.expand(len(z_content), *z_style.shape[1:])
         z_content = z_content.to(self.device, self.dtype)
         if z_content.dim() == 4:
             z_content = z_content.contiguous(memory_format=self.memory_format)
-        return self._network("decode")(z_content, z_style.to(self.device, self.dtype), content_dim).float()
+        z_style = z_style.to(self.device, self.dtype)
+        if offsets is None:
+            return self._network("decode")(z_content, z_style, content_dim).float()
+        offsets = [o.to(self.device, self.dtype).expand(len(z_content), -1) for o in offsets]
+        return self.model.decode(z_content, z_style, content_dim, offsets).float()
 
     @torch.no_grad()
     def stylise(
-        self, work: torch.Tensor, z_styles: Sequence[torch.Tensor], content_dim: int | None
+        self,
+        work: torch.Tensor,
+        z_styles: Sequence[torch.Tensor],
+        content_dim: int | None,
+        offsets: Sequence[Sequence[torch.Tensor] | None] | None = None,
     ) -> list[torch.Tensor]:
-        """`work` (contents at processing size) decoded once per style latent, the contents encoded once."""
+        """`work` (contents at processing size) decoded once per style latent (with its norm offsets, if any),
+        the contents encoded once. The ONNX graph takes codes, not offsets: those decode in PyTorch."""
         height, width = work.shape[-2:]
         config = self.model.config
-        if self.onnx is not None and (self.onnx.layers or all(z.dim() == 2 for z in z_styles)):
+        offsets = [None] * len(z_styles) if offsets is None else offsets
+        plain = all(o is None for o in offsets)
+        if self.onnx is not None and plain and (self.onnx.layers or all(z.dim() == 2 for z in z_styles)):
             size = content_size(config, content_dim)
             if size < config.content_dim and config.content_fill == "prior":
                 raise WaestyleError("this model fills dropped z_c channels from the prior; use --backend torch")
             padded = self._pad(work)
             return [self.onnx.stylise(padded, z, size)[..., :height, :width].to(self.device) for z in z_styles]
         z_content = keep_content(config, self.encode_content(work), content_dim)
-        return [self.decode(z_content, z, content_dim)[..., :height, :width] for z in z_styles]
+        pairs = zip(z_styles, offsets, strict=True)
+        return [self.decode(z_content, z, content_dim, offs)[..., :height, :width] for z, offs in pairs]
 
     def _pad(self, batch: torch.Tensor) -> torch.Tensor:
         """Spatial models need sides that are multiples of the stride (and two strides at least)."""

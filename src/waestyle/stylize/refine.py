@@ -35,6 +35,8 @@ from waestyle.stylize.resolution import resize, scaled_size
 # The representation refinement follows by default: the best of the ceiling test (docs/results/quality/ceiling).
 REFINE_LOSS = "lite0-moments-pixels"
 CONTENT_NETWORK = "efficientnet-lite0"
+# Norm offsets: one (B, 2 x channels) tensor per styled decoder layer, or None.
+Offsets = list[torch.Tensor] | None
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class RefineSettings:
     prior_weight: float = 0.1
     loss: str = REFINE_LOSS
     per_layer: bool = True
+    # spatial models: also move each styled layer's per-channel scale and shift directly ("norm offsets"), beyond
+    # the 64-dimensional subspace a code reaches through the layer's linear map; held near 0 by `offset_weight`
+    offsets: bool = True
+    offset_lr: float = 0.1
+    offset_weight: float = 0.1
 
     def __post_init__(self):
         if self.steps < 0 or not 32 <= self.side <= 512:
@@ -79,14 +86,18 @@ class Refiner:
         return {key: sum(w / total * p[key] for w, p in zip(weights, parts, strict=True)) for key in parts[0]}
 
     def refine(self, work: torch.Tensor, z_style: torch.Tensor, target: dict, settings: RefineSettings,
-               content_dim: int | None = None) -> torch.Tensor:  # fmt: skip
-        """z_s after `settings.steps` Adam steps on the objective, for the content `work` (1, 3, H, W): (1, d),
-        or (1, layers, d) when the search is per layer (spatial models decode both)."""
+               content_dim: int | None = None, offsets: Offsets = None) -> tuple[torch.Tensor, Offsets]:  # fmt: skip
+        """(z_s, norm offsets) after `settings.steps` Adam steps on the objective, for the content `work`
+        (1, 3, H, W): z_s (1, d), or (1, layers, d) when the search is per layer (spatial models decode both);
+        the offsets, one (1, 2 x channels) per styled layer, when `settings.offsets` (else the given ones)."""
         if settings.steps == 0:
-            return z_style
+            return z_style, offsets
         layers = getattr(self.model.decoder, "styled_layers", None)
         if settings.per_layer and layers and z_style.dim() == 2:
             z_style = z_style[:, None].expand(-1, layers, -1)
+        searched = settings.offsets and bool(layers)
+        if searched and offsets is None:
+            offsets = [torch.zeros(1, size, device=work.device) for size in self.model.decoder.modulation_sizes()]
         config, dtype = self.model.config, next(self.model.decoder.parameters()).dtype
         small = resize(work, scaled_size(tuple(work.shape[-2:]), min(settings.side, max(work.shape[-2:]))))
         height, width = small.shape[-2:]
@@ -95,21 +106,28 @@ class Refiner:
             z_content = keep_content(config, self.model.encode_content(padded.to(dtype)), content_dim)
             photo = self._content_map(small)
         z = z_style.detach().float().clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([z], lr=settings.lr)
+        moved = [o.detach().float().clone().requires_grad_(True) for o in offsets] if searched else []
+        groups = [{"params": [z], "lr": settings.lr}] + ([{"params": moved, "lr": settings.offset_lr}] if moved else [])
+        optimizer = torch.optim.Adam(groups)
         start = None
         for _ in range(settings.steps):
-            loss, start = self.objective(z, z_content, (height, width), photo, target, settings, content_dim, start)
-            # Only z's gradient: the networks' weight gradients are never computed (about half the backward pass).
-            (z.grad,) = torch.autograd.grad(loss, [z])
+            loss, start = self.objective(z, z_content, (height, width), photo, target, settings, content_dim, start,
+                                         moved or offsets)  # fmt: skip
+            # Only the search's gradients: the networks' weight gradients are never computed (about half the
+            # backward pass).
+            z.grad, *grads = torch.autograd.grad(loss, [z, *moved])
+            for offset, grad in zip(moved, grads, strict=True):
+                offset.grad = grad
             optimizer.step()
-        return z.detach()
+        return z.detach(), ([o.detach() for o in moved] if moved else offsets)
 
     def objective(self, z: torch.Tensor, z_content: torch.Tensor, size: tuple[int, int], photo: torch.Tensor,
-                  target: dict, settings: RefineSettings, content_dim: int | None,
-                  start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        """(loss, the style distance at the start) for the code `z`; the search's objective, also for tests."""
+                  target: dict, settings: RefineSettings, content_dim: int | None, start: torch.Tensor | None = None,
+                  offsets: Offsets = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """(loss, the style distance at the start) for the code `z` (and norm offsets); the search's objective,
+        also for tests."""
         dtype = next(self.model.decoder.parameters()).dtype
-        decoded = self.model.decode(z_content, z.to(dtype), content_dim)[..., : size[0], : size[1]].float()
+        decoded = self.model.decode(z_content, z.to(dtype), content_dim, offsets)[..., : size[0], : size[1]].float()
         maps: dict = {}
         style = self.stats.distance(self.stats.statistics(decoded, maps), target).mean()
         start = style.detach().clamp_min(1e-8) if start is None else start
@@ -117,7 +135,10 @@ class Refiner:
         shared = maps.get(CONTENT_NETWORK, {}).get(layer)  # the style loss's pass may hold it already
         content = content_distance(shared if shared is not None else self._content_map(decoded), photo)
         prior = (z.norm(dim=-1) - z.shape[-1] ** 0.5).pow(2).mean() / z.shape[-1]  # per row of a per-layer code
-        return style / start + settings.content_weight * content + settings.prior_weight * prior, start
+        loss = style / start + settings.content_weight * content + settings.prior_weight * prior
+        if offsets is not None and settings.offsets:
+            loss = loss + settings.offset_weight * torch.stack([o.pow(2).mean() for o in offsets]).mean()
+        return loss, start
 
     def _content_map(self, images: torch.Tensor) -> torch.Tensor:
         return self.content_net(images, (self.content_net.content_layer,))[self.content_net.content_layer]

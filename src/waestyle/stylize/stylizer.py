@@ -39,6 +39,7 @@ from waestyle.stylize.controls import (
     mix_latents,
     prior_style,
     resolve_styles,
+    style_offsets,
 )
 from waestyle.stylize.finishing import finish_batch, finish_image
 from waestyle.stylize.inputs import (
@@ -50,7 +51,7 @@ from waestyle.stylize.inputs import (
     work_batch,
 )
 from waestyle.stylize.networks import InferenceNetworks
-from waestyle.stylize.refine import Refiner, RefineSettings
+from waestyle.stylize.refine import Offsets, Refiner, RefineSettings
 from waestyle.stylize.resolution import resize, scaled_size, work_long_side
 
 
@@ -216,7 +217,7 @@ class Stylizer:
         else:  # stylised and returned as S x S squares
             work = reference = self.to_batch(batch, crop=False)
         z_styles = resolve_styles([_latent(z_style)], strength, lambda: self.style_latent(batch))
-        out = self._stylise(work, z_styles, content_dim, refine, [z_style])[0]
+        out = self._stylise(work, z_styles, content_dim, refine, [z_style], strength)[0]
         return finish_batch(out, reference, spatial=self.spatial, keep_colors=keep_colors)
 
     def reconstruct(
@@ -254,7 +255,7 @@ class Stylizer:
             chunk = contents[start : start + step]
             work = torch.cat([self.work_batch(image, style_scale) for image in chunk])
             resolved = resolve_styles([_latent(z) for z in z_styles], strength, partial(self._own_styles, chunk))
-            decoded_styles = self._stylise(work, resolved, content_dim, refine, z_styles)
+            decoded_styles = self._stylise(work, resolved, content_dim, refine, z_styles, strength)
             for per_style, decoded in zip(results, decoded_styles, strict=True):
                 for image, tensor in zip(chunk, decoded, strict=True):
                     size = output_size(image.size, long_side or (max(image.size) if self.spatial else self.image_size))
@@ -270,8 +271,9 @@ class Stylizer:
         it can be refined further. `strength` is applied before the search."""
         work = self.work_batch(content, style_scale)
         z_style = resolve_styles([style.latent], strength, lambda: self._own_styles([content]))[0]
-        code = self._refined(work, z_style, style, RefineSettings.of(refine), content_dim)
-        return Style(code, style.sources, style.weights, style.targets)
+        offsets = style_offsets([style], strength)[0]
+        code, offsets = self._refined(work, z_style, style, RefineSettings.of(refine), content_dim, offsets)
+        return Style(code, style.sources, style.weights, offsets=offsets, targets=style.targets)
 
     def _own_styles(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """z_s of each content image itself (for reconstructions and strengths below 1)."""
@@ -284,25 +286,37 @@ class Stylizer:
         content_dim: int | None,
         refine: int | RefineSettings = 0,
         styles: Sequence[Style | torch.Tensor | None] = (),
+        strength: float = 1.0,
     ) -> list[torch.Tensor]:
+        """`work` decoded with each style latent (refined first when `refine` asks), with the norm offsets of
+        refined `styles`."""
         z_styles = [z.to(self.device) for z in z_styles]
+        offsets = style_offsets(styles, strength) if styles else [None] * len(z_styles)
         settings = RefineSettings.of(refine)
         if settings.steps:
-            pairs = zip(z_styles, styles, strict=True)
-            z_styles = [self._refined(work, z, style, settings, content_dim) for z, style in pairs]
-        return self.networks.stylise(work, z_styles, content_dim)
+            parts = zip(z_styles, styles, offsets, strict=True)
+            z_styles, offsets = map(list, zip(*[self._refined(work, z, style, settings, content_dim, offs)
+                                                for z, style, offs in parts], strict=True))  # fmt: skip
+        return self.networks.stylise(work, z_styles, content_dim, offsets)
 
     def _refined(self, work: torch.Tensor, z_style: torch.Tensor, style, settings: RefineSettings,
-                 content_dim: int | None) -> torch.Tensor:  # fmt: skip
-        """z_s refined for each content of `work` (one code, or one per layer, per content image)."""
+                 content_dim: int | None, offsets: Offsets = None) -> tuple[torch.Tensor, Offsets]:  # fmt: skip
+        """(z_s, norm offsets) refined for each content of `work`: one code, or one per layer, per content
+        image, and its offsets (one (B, 2 x channels) per styled layer) when the search moves them."""
         if not isinstance(style, Style):
             raise WaestyleError("refinement needs the style's images: pass a style image or stylizer.style(...)")
         if self._refiner is None or self._refiner.loss != settings.loss:
             self._refiner = Refiner(self.model, self.device, settings.loss)
         target = style.target(settings.loss, self._refiner.target)
         z_style = z_style.expand(len(work), *z_style.shape[1:])  # a code, or one per layer
-        return torch.cat([self._refiner.refine(work[i : i + 1], z_style[i : i + 1], target, settings, content_dim)
-                          for i in range(len(work))])  # fmt: skip
+        found = []
+        for i in range(len(work)):
+            start = None if offsets is None else [o.expand(len(work), -1)[i : i + 1] for o in offsets]
+            one = work[i : i + 1], z_style[i : i + 1], target, settings, content_dim, start
+            found.append(self._refiner.refine(*one))
+        codes, moved = zip(*found, strict=True)
+        layers = None if moved[0] is None else [torch.cat(layer) for layer in zip(*moved, strict=True)]
+        return torch.cat(codes), layers
 
 
 def _latent(style: Style | torch.Tensor | None) -> torch.Tensor | None:
