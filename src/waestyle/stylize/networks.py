@@ -136,17 +136,17 @@ class InferenceNetworks:
         offsets: Sequence[Sequence[torch.Tensor] | None] | None = None,
     ) -> list[torch.Tensor]:
         """`work` (contents at processing size) decoded once per style latent (with its norm offsets, if any),
-        the contents encoded once. The ONNX graph takes codes, not offsets: those decode in PyTorch."""
+        the contents encoded once."""
         height, width = work.shape[-2:]
         config = self.model.config
         offsets = [None] * len(z_styles) if offsets is None else offsets
-        plain = all(o is None for o in offsets)
-        if self.onnx is not None and plain and (self.onnx.layers or all(z.dim() == 2 for z in z_styles)):
+        if self.onnx is not None:  # a spatial model's graph takes per-layer codes and offsets; a global one has neither
             size = content_size(config, content_dim)
             if size < config.content_dim and config.content_fill == "prior":
                 raise WaestyleError("this model fills dropped z_c channels from the prior; use --backend torch")
             padded = self._pad(work)
-            return [self.onnx.stylise(padded, z, size)[..., :height, :width].to(self.device) for z in z_styles]
+            pairs = zip(z_styles, offsets, strict=True)
+            return [self.onnx.stylise(padded, z, size, offs)[..., :height, :width].to(self.device) for z, offs in pairs]
         z_content = keep_content(config, self.encode_content(work), content_dim)
         pairs = zip(z_styles, offsets, strict=True)
         return [self.decode(z_content, z, content_dim, offs)[..., :height, :width] for z, offs in pairs]

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +123,7 @@ class OnnxRuntimeNetworks:
         self.folder = folder
         self.info = json.loads((folder / SIDECAR).read_text())
         self.layers = self.info["transfer"].get("styled_layers")  # codes the transfer graph takes (None: one)
+        self.offsets = self.info["transfer"].get("offsets")  # norm offsets it takes (None: no such input)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or torch.get_num_threads()
@@ -138,17 +139,26 @@ class OnnxRuntimeNetworks:
         (z_style,) = self.style.run(None, {"style": _array(batch)})
         return torch.from_numpy(z_style)
 
-    def stylise(self, content: torch.Tensor, z_style: torch.Tensor, content_size: int) -> torch.Tensor:
+    def stylise(self, content: torch.Tensor, z_style: torch.Tensor, content_size: int,
+                offsets: Sequence[torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
         """The transfer graph on a (B, 3, H, W) batch (sides in whole strides), one z_s (or one code per layer)
-        per image or one for all; the graph takes one image per run."""
+        and norm offsets (one (B or 1, 2 x channels) per styled layer; None: zeros) per image or one for all;
+        the graph takes one image per run."""
         if self.layers and z_style.dim() == 2:  # one code: the same for every layer
             z_style = z_style[:, None].expand(-1, self.layers, -1)
         z_style = z_style.expand(len(content), *z_style.shape[1:]) if len(z_style) == 1 else z_style
+        if self.offsets:
+            ends = torch.zeros(1, self.offsets) if offsets is None else torch.cat([o.cpu() for o in offsets], 1)
+            ends = ends.expand(len(content), -1)
+        elif offsets is not None:
+            raise WaestyleError("these graphs take no norm offsets; use --backend torch")
         size = np.array([content_size], dtype=np.int64)
-        images = [
-            self.transfer.run(None, {"content": _array(c[None]), "z_style": _array(z[None]), "content_size": size})[0]
-            for c, z in zip(content, z_style, strict=True)
-        ]
+        images = []
+        for i, (c, z) in enumerate(zip(content, z_style, strict=True)):
+            feeds = {"content": _array(c[None]), "z_style": _array(z[None]), "content_size": size}
+            if self.offsets:
+                feeds["offsets"] = _array(ends[i : i + 1])
+            images.append(self.transfer.run(None, feeds)[0])
         return torch.from_numpy(np.concatenate(images))
 
 
@@ -174,4 +184,11 @@ def verify_export(model: WAEStyleModel, folder: str | Path, seed: int = 0) -> fl
             k = size or config.content_dim
             expected = TransferGraph(model)(content, z_style, torch.tensor([k]))
             worst = max(worst, (networks.stylise(content, z_style, k) - expected).abs().max().item())
+        if networks.offsets:  # refined codes and norm offsets, as refinement hands them over
+            codes = z_style[:, None] + 0.3 * torch.randn(1, networks.layers, config.style_dim, generator=generator)
+            offsets = 0.1 * torch.randn(1, networks.offsets, generator=generator)
+            expected = TransferGraph(model)(content, codes, torch.tensor([config.content_dim]), offsets)
+            per_layer = list(offsets.split(model.decoder.modulation_sizes(), dim=1))
+            found = networks.stylise(content, codes, config.content_dim, per_layer)
+            worst = max(worst, (found - expected).abs().max().item())
     return worst

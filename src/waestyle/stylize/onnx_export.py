@@ -4,9 +4,10 @@ style_encoder.onnx   style (B, 3, H, W) in [0, 1]                          -> z_
 transfer.onnx        content (1, 3, H, W) in [0, 1], z_style (1, style_dim),
                      content_size (1,) int64: z_c channels kept            -> image (1, 3, H, W) in [0, 1]
 
-A spatial model's transfer graph takes one code per styled decoder layer, z_style (1, layers, style_dim): the
-style graph's z_s repeated `layers` times (the sidecar's transfer.styled_layers) gives the plain transfer, and
-refined per-layer codes (stylize/refine.py) decode in the same graph.
+A spatial model's transfer graph takes one code per styled decoder layer, z_style (1, layers, style_dim), and
+norm offsets (1, offsets), every styled layer's scale-and-shift offsets end to end: the style graph's z_s
+repeated `layers` times (the sidecar's transfer.styled_layers) and zero offsets (transfer.offsets of them) give
+the plain transfer, and refined codes and offsets (stylize/refine.py) decode in the same graph.
 
 Heights and widths are dynamic for a spatial model, in multiples of its content stride (Stylizer pads
 with edge pixels and crops back); a global model's transfer graph takes its training size. The transfer
@@ -38,8 +39,8 @@ STYLE_GRAPH = "style_encoder.onnx"
 TRANSFER_GRAPH = "transfer.onnx"
 SIDECAR = "waestyle-onnx.json"
 OPSET = 18
-# 2: the spatial transfer graph takes one z_s per styled layer (1: one z_s for all)
-FORMAT_VERSION = 2
+# 3: the spatial transfer graph also takes norm offsets; 2: one z_s per styled layer; 1: one z_s for all
+FORMAT_VERSION = 3
 
 
 class StyleGraph(nn.Module):
@@ -60,15 +61,23 @@ class TransferGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, content: torch.Tensor, z_style: torch.Tensor, content_size: torch.Tensor) -> torch.Tensor:
-        """z_style: (1, style_dim), or (1, layers, style_dim) for a spatial model (see the module docstring)."""
+    def forward(self, content: torch.Tensor, z_style: torch.Tensor, content_size: torch.Tensor,
+                offsets: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        """z_style: (1, style_dim), or (1, layers, style_dim) for a spatial model, which also takes `offsets`
+        (see the module docstring)."""
         z_content = keep_content_channels(self.model.encode_content(content), content_size)
-        return self.model.decode(z_content, z_style, content_size)
+        per_layer = None if offsets is None else list(offsets.split(self.model.decoder.modulation_sizes(), dim=1))
+        return self.model.decode(z_content, z_style, content_size, per_layer)
 
 
 def styled_layers(model: WAEStyleModel) -> int | None:
     """How many codes a spatial model's transfer graph takes (None: one z_s, as a global model's does)."""
     return getattr(model.decoder, "styled_layers", None)
+
+
+def offsets_size(model: WAEStyleModel) -> int | None:
+    """How many norm offsets a spatial model's transfer graph takes (None: no such input)."""
+    return sum(model.decoder.modulation_sizes()) if styled_layers(model) else None
 
 
 def fp32_copy(model: WAEStyleModel) -> WAEStyleModel:
@@ -119,9 +128,10 @@ def sidecar(model: WAEStyleModel) -> dict:
             "resize": "bicubic, aspect kept" if config.style_size else "centre square crop, then bicubic",
         },
         "transfer": {
-            "inputs": ["content", "z_style", "content_size"],
+            "inputs": ["content", "z_style", "content_size"] + (["offsets"] if layers else []),
             "output": "image",
             "styled_layers": layers,
+            "offsets": offsets_size(model),
             "z_style": (
                 f"(1, {layers}, {config.style_dim}): one code per styled decoder layer; z_s repeated {layers} times"
                 if layers
@@ -194,14 +204,19 @@ def _export_graphs(model: WAEStyleModel, folder: Path) -> None:
             2: stride * torch.export.Dim("height_blocks", min=2, max=4096),
             3: stride * torch.export.Dim("width_blocks", min=2, max=4096),
         }
+    transfer_args = (
+        torch.rand(1, 3, side, side + stride if spatial else side),
+        torch.randn(1, *codes, config.style_dim),
+        torch.full((1,), config.content_dim, dtype=torch.int64),
+    )
+    transfer_dims = {"content": content_dims or None, "z_style": None, "content_size": None}
+    if codes:
+        transfer_args += (0.1 * torch.randn(1, offsets_size(model)),)
+        transfer_dims["offsets"] = None
     jobs = [
         (StyleGraph(model), (torch.rand(2, 3, style_side, style_side + 8),), ["style"], ["z_style"],
          {"style": style_dims}, STYLE_GRAPH),
-        (TransferGraph(model),
-         (torch.rand(1, 3, side, side + stride if spatial else side), torch.randn(1, *codes, config.style_dim),
-          torch.full((1,), config.content_dim, dtype=torch.int64)),
-         ["content", "z_style", "content_size"], ["image"],
-         {"content": content_dims or None, "z_style": None, "content_size": None}, TRANSFER_GRAPH),
+        (TransferGraph(model), transfer_args, list(transfer_dims), ["image"], transfer_dims, TRANSFER_GRAPH),
     ]  # fmt: skip
     quiet = logging.getLogger("torch.onnx"), logging.getLogger("torch.export")
     levels = [logger.level for logger in quiet]

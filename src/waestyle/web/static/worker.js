@@ -66,6 +66,8 @@ async function transfer({ pixels, height, width, z, contentSize }) {
     z_style: styleCodes(z),
     content_size: new ort.Tensor("int64", BigInt64Array.from([BigInt(contentSize)]), [1]),
   };
+  const offsets = sessions.sidecar.transfer.offsets; // the norm offsets refinement moves: zeros here
+  if (offsets) feeds.offsets = new ort.Tensor("float32", new Float32Array(offsets), [1, offsets]);
   const out = await sessions.transfer.run(feeds);
   return out[sessions.sidecar.transfer.output].data;
 }
