@@ -45,6 +45,7 @@ bench: install
 	$(PY) benchmarks/bench_peer.py
 	$(PY) benchmarks/bench_speed.py
 	$(PY) benchmarks/bench_spatial.py
+	$(PY) benchmarks/bench_refine.py
 	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_serve.py
 	$(PY) benchmarks/bench_serve.py --requests 12 --concurrency 12 --megapixels 20

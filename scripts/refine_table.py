@@ -1,6 +1,6 @@
 """Quality and time of `--refine N` beside the one-pass transfer, Gatys and the peer, in one run.
 
-    python scripts/refine_table.py [--steps 0 5 10 20 50] [--contents 8] [--styles 4] [--size 512]
+    python scripts/refine_table.py [--steps 0 5 10 20 30 40 50] [--contents 8] [--styles 4] [--size 512]
                                    [--ablation 20] [--gatys-iterations 100] [--model RUN_DIR]
                                    [--out docs/results/quality/refine]
 
@@ -35,7 +35,7 @@ COLUMNS = (("style_distance", "Lite2 style dist ↓", "{:.3f}"), ("texture_dista
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, nargs="+", default=[0, 5, 10, 20, 50])
+    parser.add_argument("--steps", type=int, nargs="+", default=[0, 5, 10, 20, 30, 40, 50])
     parser.add_argument("--contents", type=int, default=8)
     parser.add_argument("--styles", type=int, default=4)
     parser.add_argument("--ablation", type=int, default=20, help="steps of the ablation rows (0: none)")
