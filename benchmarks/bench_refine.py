@@ -9,25 +9,14 @@ calls after one warm-up, in the default backend and precision. Nothing is assert
 """
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import torch
+from bench_peer import median_seconds  # this folder is on sys.path when run as a script
 
 from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.data.images import load_image
 from waestyle.stylize.stylizer import Stylizer
-
-
-def median_seconds(call, repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
