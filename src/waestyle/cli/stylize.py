@@ -84,8 +84,9 @@ def add_style_options(sub: argparse.ArgumentParser, refine: bool = True) -> None
         type=int,
         default=0,
         metavar="N",
-        help="search the style latent N steps towards the style image's statistics: more of its style, about "
-        "0.05 s a step per image (a video: once, on its first frame) (default: 0, off)",
+        help="search the style latent (and each decoder layer's scale and shift) N steps towards the style image's "
+        "statistics: more of its style, about 0.04 s a step per image, 30 recommended (a video: once, on its first "
+        "frame) (default: 0, off)",
     )
 
 

@@ -15,8 +15,8 @@ Controls (all optional, all cheap: they act on latents, not pixels):
 `content_dim` keeps only the first k channels of z_c (models trained with nested content);
 `keep_colors` keeps the content's colours, taking only the stylised luminance;
 `style_scale` (spatial models) makes the style's texture larger (> 1) or finer (< 1) on the picture;
-`refine` (N steps, about 0.05 s each) searches z_s for a code whose output matches the style image's statistics
-better (refine.py): the one control that costs time.
+`refine` (N steps, about 0.04 s each; 30 recommended) searches z_s and norm offsets for an output that matches
+the style image's statistics better (refine.py): the one control that costs time.
 """
 
 from collections.abc import Sequence
