@@ -72,14 +72,6 @@ def is_exported(folder: Path) -> bool:
     return all((folder / name).is_file() for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR))
 
 
-def export_format(folder: Path) -> int | None:
-    """The sidecar's format_version (None: unreadable)."""
-    try:
-        return json.loads((folder / SIDECAR).read_text()).get("format_version")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def ensure_export(model: WAEStyleModel) -> Path:
     """This model's graphs in the cache, exported first if missing (a few seconds, once per model)."""
     folder = cached_export(model)
@@ -118,10 +110,13 @@ class OnnxRuntimeNetworks:
         folder = Path(folder)
         if not is_exported(folder):
             raise WaestyleError(f"{folder}: not an exported model (run `waestyle export`)")
-        if export_format(folder) != FORMAT_VERSION:
+        try:
+            self.info = json.loads((folder / SIDECAR).read_text())
+        except (OSError, ValueError) as err:
+            raise WaestyleError(f"{folder / SIDECAR}: unreadable ({err}); run `waestyle export` again") from err
+        if not isinstance(self.info, dict) or self.info.get("format_version") != FORMAT_VERSION:
             raise WaestyleError(f"{folder}: exported by another waestyle version; run `waestyle export` again")
         self.folder = folder
-        self.info = json.loads((folder / SIDECAR).read_text())
         self.layers = self.info["transfer"].get("styled_layers")  # codes the transfer graph takes (None: one)
         self.offsets = self.info["transfer"].get("offsets")  # norm offsets it takes (None: no such input)
         options = ort.SessionOptions()

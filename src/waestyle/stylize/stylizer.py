@@ -267,8 +267,8 @@ class Stylizer:
                       style_scale: float = 1.0) -> Style:  # fmt: skip
         """`style` refined once, for `content`, as a `Style` that other contents reuse with no new search (a
         video refines on its first frame): its latent is the refined code, one per styled layer for spatial
-        models (`RefineSettings(per_layer=False)`: one shared code); its images and target statistics stay, so
-        it can be refined further. `strength` is applied before the search."""
+        models (`RefineSettings(per_layer=False)`: one shared code), with the search's norm offsets; its images
+        and target statistics stay, so it can be refined further. `strength` is applied before the search."""
         work = self.work_batch(content, style_scale)
         z_style = resolve_styles([style.latent], strength, lambda: self._own_styles([content]))[0]
         offsets = style_offsets([style], strength)[0]
