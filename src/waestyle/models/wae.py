@@ -132,14 +132,18 @@ def keep_content_channels(
     return z_content * mask if fill is None else z_content * mask + fill.to(z_content) * (1 - mask)
 
 
-def content_fill(config: ModelConfig, z_content: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
+def content_fill(
+    config: ModelConfig, z_content: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor | None:
     """What fills dropped z_c channels for this model: None (zeros), or a draw from the prior."""
     if config.content_fill == "zero":
         return None
-    return torch.randn(z_content.shape, generator=generator).to(z_content.device)
+    return torch.randn(z_content.shape, generator=generator, device=z_content.device)
 
 
-def sample_content_sizes(batch: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+def sample_content_sizes(
+    batch: int, dim: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Nested-dropout prefix lengths, one per image.
 
     Each image picks an octave [2^j, 2^(j+1)) with j uniform, so every octave of content sizes gets
@@ -149,7 +153,7 @@ def sample_content_sizes(batch: int, dim: int, generator: torch.Generator) -> to
     (Extra full-size samples made the order of small sizes less reliable in our checks.)
     """
     octaves = int(math.log2(dim)) + 1
-    low = 2 ** torch.randint(0, octaves, (batch,), generator=generator)
-    inside = (low * 2 ** torch.rand(batch, generator=generator)).floor().long()
-    edge = torch.rand(batch, generator=generator) < 0.5
+    low = 2 ** torch.randint(0, octaves, (batch,), generator=generator, device=device)
+    inside = (low * 2 ** torch.rand(batch, generator=generator, device=device)).floor().long()
+    edge = torch.rand(batch, generator=generator, device=device) < 0.5
     return torch.where(edge, low, inside).clamp(1, dim)

@@ -53,24 +53,25 @@ class DeviceBatches:
 
     def batch(self, step: int) -> torch.Tensor:
         """(B / world size, 3, crop, crop) floats in [0, 1] for `step`."""
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step + 17)
-        count = self.batch_size
+        # Drawn where the images are: a draw on the host and a copy to a GPU would wait for the GPU each step.
+        device = self.images.device
+        generator = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + step + 17)
+        count, on = self.batch_size, {"generator": generator, "device": device}
         draws = {
-            "index": torch.randint(len(self.images), (count,), generator=generator),
-            "scale": torch.empty(count).uniform_(1 / STORED_SCALE, 1.0, generator=generator),
-            "centre": torch.rand(count, 2, generator=generator),
-            "flip": torch.rand(count, generator=generator) < 0.5,
-            "brightness": torch.empty(count).uniform_(-BRIGHTNESS, BRIGHTNESS, generator=generator),
-            "saturation": torch.empty(count).uniform_(*SATURATION, generator=generator),
-            "hue": torch.empty(count).uniform_(-HUE, HUE, generator=generator),
+            "index": torch.randint(len(self.images), (count,), **on),
+            "scale": torch.empty(count, device=device).uniform_(1 / STORED_SCALE, 1.0, generator=generator),
+            "centre": torch.rand(count, 2, **on),
+            "flip": torch.rand(count, **on) < 0.5,
+            "brightness": torch.empty(count, device=device).uniform_(-BRIGHTNESS, BRIGHTNESS, generator=generator),
+            "saturation": torch.empty(count, device=device).uniform_(*SATURATION, generator=generator),
+            "hue": torch.empty(count, device=device).uniform_(-HUE, HUE, generator=generator),
         }
         draws = {name: self.place.shard(value) for name, value in draws.items()}
-        device = self.images.device
-        images = self.images[draws["index"].to(device)].float() / 255
+        images = self.images[draws["index"]].float() / 255
         if not self.augment:
             return F.interpolate(images, size=(self.image_size,) * 2, mode="bilinear", antialias=True)
-        images = crop_and_flip(images, self.image_size, *(draws[k].to(device) for k in ("scale", "centre", "flip")))
-        return jitter(images, *(draws[k].to(device) for k in ("brightness", "saturation", "hue")))
+        images = crop_and_flip(images, self.image_size, draws["scale"], draws["centre"], draws["flip"])
+        return jitter(images, draws["brightness"], draws["saturation"], draws["hue"])
 
 
 def crop_and_flip(images: torch.Tensor, size: int, scale: torch.Tensor, centre: torch.Tensor,

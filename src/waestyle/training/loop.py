@@ -238,17 +238,19 @@ def _train_loop(
     bar = tqdm(total=config.steps, initial=start_step, disable=not (progress and place.is_main), unit="step",
                dynamic_ncols=True)  # fmt: skip
     started, rate = time.perf_counter(), None
+    step_end = started
     try:
         for step, images in enumerate(run.loader, start=start_step):
-            tick = time.perf_counter()
             terms = _step(run, images.to(device, non_blocking=True, memory_format=run.memory_format), step, config)
             done = step + 1
-            # Throughput of all processes together: the global batch per step time.
-            instant = config.batch_size / max(time.perf_counter() - tick, 1e-9)
-            rate = instant if rate is None else 0.9 * rate + 0.1 * instant
             # Every process stops at the same step: the time limit counts if any process has passed it.
             late = float(0 < config.max_minutes * 60 <= time.perf_counter() - started)
-            row = place.mean({**{k: v.item() for k, v in terms.items()}, "late": late})
+            row = place.mean({**{k: v.item() for k, v in terms.items()}, "late": late})  # waits for the device
+            # Throughput of all processes together: the global batch over the wall time since the last step
+            # ended (batch, step, bookkeeping). Timing the step call alone on a GPU would time kernel launches.
+            now = time.perf_counter()
+            instant, step_end = config.batch_size / max(now - step_end, 1e-9), now
+            rate = instant if rate is None else 0.9 * rate + 0.1 * instant
             stop = row.pop("late") > 0
             if not math.isfinite(row["loss"]):
                 raise WaestyleError(f"training diverged at step {done} (loss {row['loss']}); try a lower --lr")
@@ -339,8 +341,11 @@ def _batches(
 def _step(run: _Run, images: torch.Tensor, step: int, config: TrainConfig) -> dict[str, torch.Tensor]:
     """One optimiser update; its random draws depend on the seed and the step alone (so resume is exact)."""
     run.model.train()
-    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-    terms = run.step_fn(images, generator)
+    # The step draws from the default generator, seeded here and restored after: a generator passed in would
+    # split a compiled step at every draw, and a host draw copied to a GPU would make the host wait for it.
+    with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+        torch.manual_seed(config.seed * 1_000_003 + step)
+        terms = run.step_fn(images)
     run.optimizer.zero_grad(set_to_none=True)
     terms["loss"].backward()
     if config.grad_clip > 0:

@@ -9,6 +9,11 @@ from waestyle.features.distances import relative_squared_distance
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
+def prior_draw(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Samples of the prior N(0, I) shaped like `like`, on its device."""
+    return torch.randn(like.shape, generator=generator, device=like.device)
+
+
 def imq_mmd(z: torch.Tensor, prior: torch.Tensor, scales: tuple[float, ...] = IMQ_SCALES) -> torch.Tensor:
     """Unbiased MMD² between samples `z` and `prior` (both (N, D)) with inverse-multiquadratic kernels.
 
@@ -75,12 +80,12 @@ def colour_moment_distance(output: torch.Tensor, target: torch.Tensor) -> torch.
 
 
 def colour_histogram_distance(
-    output: torch.Tensor, target: torch.Tensor, generator: torch.Generator, projections: int = 32
+    output: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None, projections: int = 32
 ) -> torch.Tensor:
     """Sliced Wasserstein-1 distance of the pixel-colour distributions (Heitz et al., 2021, on colours):
     both pixel clouds projected on `projections` random directions, fresh each call, and the sorted
     projections compared. Matches the whole palette, where means and covariances miss a many-coloured one."""
-    directions = torch.randn(3, projections, generator=generator).to(output.device)
+    directions = torch.randn(3, projections, generator=generator, device=output.device)
     directions = directions / directions.norm(dim=0, keepdim=True)
     # Same-sized images (a training batch), so the sorted projections align rank for rank.
     out, target = (images.float().flatten(2).transpose(1, 2) @ directions for images in (output, target))
@@ -101,12 +106,12 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
-def latent_samples(z: torch.Tensor, max_samples: int, generator: torch.Generator) -> torch.Tensor:
+def latent_samples(z: torch.Tensor, max_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """(N, D) samples for the MMD: a vector latent as is; a spatial map's position vectors, a random
     subset of at most `max_samples` of them (the MMD costs N², and neighbours are alike anyway)."""
     if z.dim() == 2:
         return z
     samples = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
     if len(samples) > max_samples:
-        samples = samples[torch.randperm(len(samples), generator=generator)[:max_samples].to(z.device)]
+        samples = samples[torch.randperm(len(samples), generator=generator, device=z.device)[:max_samples]]
     return samples

@@ -27,6 +27,7 @@ from waestyle.training.losses import (
     imq_mmd,
     latent_samples,
     moment_distance,
+    prior_draw,
     reconstruction_loss,
     total_variation,
 )
@@ -57,14 +58,16 @@ class Encoded:
 def training_losses(
     model: WAEStyleModel,
     images: torch.Tensor,
-    generator: torch.Generator,
+    generator: torch.Generator | None,
     config: TrainConfig,
     place: Distributed = SINGLE,
     content_net: FeatureNetwork | None = None,
     style_stats: StyleStatistics | None = None,
 ) -> dict[str, torch.Tensor]:
     """All loss terms of one batch (see the module docstring); `loss` is the weighted sum that is minimised.
-    `style_stats` (config.style_loss's representation) replaces the Gram distance in the style network."""
+    `style_stats` (config.style_loss's representation) replaces the Gram distance in the style network. The
+    random draws come from `generator`, or from the default generator when it is None (as the training loop
+    does, seeding it each step, so that a compiled step stays one graph)."""
     content_net = content_net or model.feature_net
     swap = _uses_swap(config)
     encoded = _encode(
@@ -76,8 +79,8 @@ def training_losses(
     zero = torch.zeros((), device=device)
     terms = {
         "reconstruction": reconstruction_loss(reconstruction, images, encoded.own_weights),
-        "mmd_content": imq_mmd(content_samples, torch.randn(content_samples.shape, generator=generator).to(device)),
-        "mmd_style": imq_mmd(all_styles, torch.randn(all_styles.shape, generator=generator).to(device)),
+        "mmd_content": imq_mmd(content_samples, prior_draw(content_samples, generator)),
+        "mmd_style": imq_mmd(all_styles, prior_draw(all_styles, generator)),
         **dict.fromkeys(("perceptual", *OPTIONAL_TERMS), zero),
     }
     if config.perceptual_weight > 0:
@@ -99,7 +102,7 @@ def _uses_swap(config: TrainConfig) -> bool:
 def _encode(
     model: WAEStyleModel,
     images: torch.Tensor,
-    generator: torch.Generator,
+    generator: torch.Generator | None,
     config: TrainConfig,
     place: Distributed,
     content_net: FeatureNetwork,
@@ -118,12 +121,12 @@ def _encode(
     return encoded
 
 
-def _nest(encoded: Encoded, model: WAEStyleModel, generator: torch.Generator, config: TrainConfig,
+def _nest(encoded: Encoded, model: WAEStyleModel, generator: torch.Generator | None, config: TrainConfig,
           place: Distributed) -> None:  # fmt: skip
     """Each image decodes from a random prefix of z_c; with `content_loss_by_size`, per-image loss weights."""
     z_content = encoded.z_content
-    sizes = sample_content_sizes(len(encoded.all_styles), z_content.shape[1], generator)
-    encoded.sizes = place.shard(sizes.to(z_content.device))
+    sizes = sample_content_sizes(len(encoded.all_styles), z_content.shape[1], generator, z_content.device)
+    encoded.sizes = place.shard(sizes)
     encoded.z_decode = keep_content_channels(z_content, encoded.sizes, content_fill(model.config, z_content, generator))
     if config.content_loss_by_size:
         # the full z_c keeps full weight; a small code owes less layout and more style
@@ -137,7 +140,7 @@ def _swap_terms(
     model: WAEStyleModel,
     images: torch.Tensor,
     encoded: Encoded,
-    generator: torch.Generator,
+    generator: torch.Generator | None,
     config: TrainConfig,
     place: Distributed,
     content_net: FeatureNetwork,
@@ -210,7 +213,7 @@ class LossModule(nn.Module):
         self.model, self.config, self.place, self.autocast = model, config, place, autocast
         self.content_net, self.style_stats = content_net, style_stats
 
-    def forward(self, images: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         with torch.autocast(images.device.type, dtype=self.autocast, enabled=self.autocast is not None):
             return training_losses(
                 self.model, images, generator, self.config, self.place, self.content_net, self.style_stats
