@@ -24,7 +24,7 @@ from waestyle.features.style_statistics import load_style_loss
 from waestyle.models.io import load_model_config
 from waestyle.models.wae import WAEStyleModel
 from waestyle.training.distributed import SINGLE
-from waestyle.training.objective import LossModule
+from waestyle.training.objective import LossModule, seeded_draws
 
 RECIPE = dict(data=["-"], style_loss_weight=1.0, content_loss_weight=0.5, content_loss_by_size=True,
               content_features="efficientnet-lite0", content_size_power=2.0, style_size_power=1.0,
@@ -62,7 +62,8 @@ def bench(setting: dict, batch_size: int, steps: int, style_loss: str) -> float:
 
     def step():
         model.train()
-        terms = step_fn(images, torch.Generator().manual_seed(next(count)))
+        with seeded_draws(next(count), images.device):  # as the training loop draws: one graph when compiled
+            terms = step_fn(images)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), config.grad_clip)

@@ -31,7 +31,7 @@ from waestyle.models.wae import WAEStyleModel
 from waestyle.training.checkpoints import TrainingCheckpoint, latest_checkpoint, save_checkpoint
 from waestyle.training.device_data import DeviceBatches, load_to_device, stored_side
 from waestyle.training.distributed import Distributed, setup_distributed, teardown_distributed
-from waestyle.training.objective import OPTIONAL_TERMS, LossModule
+from waestyle.training.objective import OPTIONAL_TERMS, LossModule, seeded_draws
 from waestyle.training.sampler import StepBatchSampler
 
 LOG_COLUMNS = (
@@ -341,10 +341,7 @@ def _batches(
 def _step(run: _Run, images: torch.Tensor, step: int, config: TrainConfig) -> dict[str, torch.Tensor]:
     """One optimiser update; its random draws depend on the seed and the step alone (so resume is exact)."""
     run.model.train()
-    # The step draws from the default generator, seeded here and restored after: a generator passed in would
-    # split a compiled step at every draw, and a host draw copied to a GPU would make the host wait for it.
-    with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
-        torch.manual_seed(config.seed * 1_000_003 + step)
+    with seeded_draws(config.seed * 1_000_003 + step, run.device):
         terms = run.step_fn(images)
     run.optimizer.zero_grad(set_to_none=True)
     terms["loss"].backward()

@@ -9,6 +9,8 @@ in inverse proportion to another). Under torchrun, `images` is this process's sh
 the whole batch (see distributed.py), and the random draws are the whole batch's, so W processes match one.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -218,3 +220,13 @@ class LossModule(nn.Module):
             return training_losses(
                 self.model, images, generator, self.config, self.place, self.content_net, self.style_stats
             )
+
+
+@contextmanager
+def seeded_draws(seed: int, device: torch.device) -> Iterator[None]:
+    """The default generator (host and `device`) seeded with `seed` inside, restored after: a step's random draws
+    then depend on its seed alone, and a compiled step stays one graph (an explicit torch.Generator breaks the
+    graph at every draw; a draw made on the host and copied to a GPU makes the host wait for the GPU)."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
