@@ -1,13 +1,19 @@
-"""Training throughput of the default recipe at 128 px on this machine, setting by setting.
+"""Training throughput of the default recipe on this machine, setting by setting.
 
-    python benchmarks/bench_train.py [--steps 12] [--batch-sizes 8 32] [--style-loss NAME]
+    python benchmarks/bench_train.py [--steps 12] [--batch-sizes 8 32] [--style-loss NAME] [--image-size 128]
+                                     [--device cpu] [--settings NAME ...] [--profile]
 
 The bundled model's architecture (fresh weights) with the default recipe's second-stage objective (style and
 content consistency, Lite0 content network, nested content weighted by size, colour term), timed through the
-training loop's own step function (LossModule + Adam) on real photo crops (scikit-image's samples, no
-download). Each row adds one setting: bf16 autocast, channels-last maps, torch.compile, a larger batch.
-Pairs/s = images per second (each image is decoded with another's style once per step). First prints the step's
-FLOP count and the GFLOP/s of single 3x3 convolutions (the roofline), then the table; nothing is asserted.
+training loop's own step function (LossModule + Adam, the loop's seeded draws) on real photo crops
+(scikit-image's samples, no download). Each setting adds one thing: bf16 autocast, channels-last maps,
+torch.compile. Pairs/s = images per second (each image is decoded with another's style once per step); on a
+GPU each step ends with a synchronisation, so the time is the device's. First prints the step's FLOP count
+and the GFLOP/s of single 3x3 convolutions (the roofline), then the table; `--profile` then prints the
+costliest operations of the last setting (torch.profiler, 5 steps). Nothing is asserted.
+
+On a GPU machine (bf16 and compiled, the burst's size): `python benchmarks/bench_train.py --device cuda
+--image-size 256 --batch-sizes 128 --style-loss lite0-moments-pixels --settings bf16-cl-compile --profile`.
 """
 
 import argparse
@@ -38,38 +44,62 @@ def time_steps(step, steps: int) -> float:
     return Timer(stmt="step()", globals={"step": step}).timeit(steps).median
 
 
-def bench(setting: dict, batch_size: int, steps: int, style_loss: str) -> float:
-    """Pairs per second of one setting."""
+SETTINGS = {
+    "fp32": ("fp32, eager (the loop's CPU default)", dict(bf16=False, channels_last=False, compile=False)),
+    "bf16": ("bf16 autocast", dict(bf16=True, channels_last=False, compile=False)),
+    "bf16-cl": ("bf16 + channels-last", dict(bf16=True, channels_last=True, compile=False)),
+    "bf16-cl-compile": ("bf16 + channels-last + compile", dict(bf16=True, channels_last=True, compile=True)),
+}
+
+
+def make_step(setting: dict, batch_size: int, style_loss: str, size: int, device: torch.device):
+    """One training step of the recipe (forward, backward, Adam) as a function, ending when the device is done."""
     model_config = load_model_config(DEFAULT_MODEL)
     torch.manual_seed(0)
     model = WAEStyleModel(model_config, load_feature_network(model_config.features))
     config = TrainConfig(**RECIPE, batch_size=batch_size, style_loss=style_loss)
     memory_format = torch.channels_last if setting["channels_last"] else torch.contiguous_format
-    model.to(memory_format=memory_format)
-    content_net = load_loss_network("efficientnet-lite0")
+    model.to(device, memory_format=memory_format)
+    content_net = load_loss_network("efficientnet-lite0").to(device)
     style_stats = load_style_loss(style_loss)
+    if style_stats is not None:
+        style_stats.to(device)
     autocast = torch.bfloat16 if setting["bf16"] else None
     step_fn = LossModule(model, config, SINGLE, autocast, content_net, style_stats)
     if setting["compile"]:
         step_fn = torch.compile(step_fn)
     optimizer = torch.optim.Adam(model.trainable_parameters(), lr=config.lr)
-    size = model_config.image_size
     crops = photo_crops(batch_size, seed=0, min_side=size, max_side=2 * size)
-    images = torch.stack([pil_to_tensor(resize_center_crop(c, size)) for c in crops]).contiguous(
-        memory_format=memory_format
-    )
+    images = torch.stack([pil_to_tensor(resize_center_crop(c, size)) for c in crops])
+    images = images.to(device).contiguous(memory_format=memory_format)
     count = iter(range(10**9))
 
     def step():
         model.train()
-        with seeded_draws(next(count), images.device):  # as the training loop draws: one graph when compiled
+        with seeded_draws(next(count), device):  # as the training loop draws: one graph when compiled
             terms = step_fn(images)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.trainable_parameters(), config.grad_clip)
         optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
 
-    return batch_size / time_steps(step, steps)
+    return step
+
+
+def profile(step, steps: int = 5) -> str:
+    """The costliest operations of `steps` steps (after warm-up), by device time where there is a GPU."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with torch_profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+    key = "self_device_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=25)
 
 
 def conv_peak(c_in: int, c_out: int, side: int, dtype: torch.dtype, batch: int = 8) -> float:
@@ -85,7 +115,7 @@ def conv_peak(c_in: int, c_out: int, side: int, dtype: torch.dtype, batch: int =
     return 3 * 2 * batch * c_out * c_in * 9 * side * side / time_steps(step, 5) / 1e9
 
 
-def step_flops(batch_size: int, style_loss: str) -> float:
+def step_flops(batch_size: int, style_loss: str, size: int) -> float:
     """FLOP of one training step (forward and backward) by PyTorch's counter."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -95,9 +125,9 @@ def step_flops(batch_size: int, style_loss: str) -> float:
     step_fn = LossModule(
         model, config, SINGLE, None, load_loss_network("efficientnet-lite0"), load_style_loss(style_loss)
     )
-    images = torch.rand(batch_size, 3, model_config.image_size, model_config.image_size)
-    with FlopCounterMode(display=False) as counter:
-        step_fn(images, torch.Generator().manual_seed(0))["loss"].backward()
+    images = torch.rand(batch_size, 3, size, size)
+    with FlopCounterMode(display=False) as counter, seeded_draws(0, images.device):
+        step_fn(images)["loss"].backward()
     return counter.get_total_flops()
 
 
@@ -106,27 +136,32 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--style-loss", default="", help="a STYLE_LOSSES name ('': the model's Gram loss)")
+    parser.add_argument("--image-size", type=int, default=load_model_config(DEFAULT_MODEL).image_size)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
+    parser.add_argument("--profile", action="store_true", help="then the costliest operations of the last setting")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, style loss {args.style_loss or 'gram'}")
-    rows = [
-        ("fp32, eager (the loop's CPU default)", dict(bf16=False, channels_last=False, compile=False)),
-        ("bf16 autocast", dict(bf16=True, channels_last=False, compile=False)),
-        ("bf16 + channels-last", dict(bf16=True, channels_last=True, compile=False)),
-        ("bf16 + channels-last + compile", dict(bf16=True, channels_last=True, compile=True)),
-    ]
-    flops = step_flops(8, args.style_loss)
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
+          f"style loss {args.style_loss or 'gram'}, {args.image_size} px")  # fmt: skip
+    flops = step_flops(8, args.style_loss, args.image_size)
     print(f"one step at batch 8: {flops / 1e9:.1f} GFLOP ({flops / 8e9:.2f} a pair)")
-    for c_in, c_out, side in ((32, 32, 128), (64, 64, 64), (128, 128, 32), (256, 256, 16)):
-        rates = [conv_peak(c_in, c_out, side, dtype) for dtype in (torch.float32, torch.bfloat16)]
-        print(f"3x3 conv {c_in}->{c_out} at {side} px, fwd+bwd, channels-last: fp32 {rates[0]:.0f}, bf16 "
-              f"{rates[1]:.0f} GFLOP/s")  # fmt: skip
-    base = None
-    print("| setting | batch | pairs / s | × the default | GFLOP/s |\n| --- | --- | --- | --- | --- |")
+    if device.type == "cpu":
+        for c_in, c_out, side in ((32, 32, 128), (64, 64, 64), (128, 128, 32), (256, 256, 16)):
+            rates = [conv_peak(c_in, c_out, side, dtype) for dtype in (torch.float32, torch.bfloat16)]
+            print(f"3x3 conv {c_in}->{c_out} at {side} px, fwd+bwd, channels-last: fp32 {rates[0]:.0f}, bf16 "
+                  f"{rates[1]:.0f} GFLOP/s")  # fmt: skip
+    base, step = None, None
+    print("| setting | batch | pairs / s | × the first | GFLOP/s |\n| --- | --- | --- | --- | --- |")
     for batch_size in args.batch_sizes:
-        for label, setting in rows:
-            rate = bench(setting, batch_size, args.steps, args.style_loss)
+        for name in args.settings:
+            label, setting = SETTINGS[name]
+            step = make_step(setting, batch_size, args.style_loss, args.image_size, device)
+            rate = batch_size / time_steps(step, args.steps)
             base = base or rate
             print(f"| {label} | {batch_size} | {rate:.1f} | {rate / base:.2f} | {rate * flops / 8e9:.0f} |", flush=True)
+    if args.profile and step is not None:
+        print(profile(step))
 
 
 if __name__ == "__main__":
