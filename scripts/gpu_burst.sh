@@ -76,7 +76,10 @@ starts = [i for i in range(1, len(rows)) if float(rows[i]["elapsed_s"]) < float(
 burst = rows[(starts or [0])[-1]:]
 a, b = burst[len(burst) // 5], burst[-1]
 steps, seconds = int(b["step"]) - int(a["step"]), float(b["elapsed_s"]) - float(a["elapsed_s"])
-print(f"steps {burst[0]['step']}-{b['step']}; steps {a['step']}-{b['step']}: {steps / seconds:.2f} steps/s, "
-      f"{steps * int(sys.argv[2]) / seconds:.0f} pairs/s (wall clock)")
+if steps > 0 and seconds > 0:
+    print(f"steps {burst[0]['step']}-{b['step']}; steps {a['step']}-{b['step']}: {steps / seconds:.2f} steps/s, "
+          f"{steps * int(sys.argv[2]) / seconds:.0f} pairs/s (wall clock)")
+else:
+    print(f"steps {burst[0]['step']}-{b['step']}: too few logged rows for a rate")
 EOF
 ls -la "$OUT"
