@@ -69,3 +69,30 @@ def test_named_style_losses_match_the_config_choices_and_bad_names_are_refused()
         load_style_loss("nope")
     with pytest.raises(WaestyleError, match="unknown --style-loss"):
         TrainConfig(style_loss="nope")
+
+
+def test_a_floor_bounds_a_near_black_style_and_leaves_ordinary_batches_and_single_targets_alone():
+    stats = StyleStatistics.load(StyleSpec("pixels", moments=True))
+    generator = torch.Generator().manual_seed(0)
+    outputs = torch.rand(4, 3, 32, 32, generator=generator)
+    styles = torch.rand(4, 3, 32, 32, generator=generator)
+    ordinary = stats.distance(stats.statistics(outputs), stats.statistics(styles))
+    assert torch.allclose(stats.distance(stats.statistics(outputs), stats.statistics(styles), 0.01), ordinary)
+    styles[0] = 0.002  # a near-black style: its colour statistics are close to zero
+    unfloored = stats.distance(stats.statistics(outputs), stats.statistics(styles))
+    floored = stats.distance(stats.statistics(outputs), stats.statistics(styles), 0.01)
+    # The output is as far from black as the batch's median style is from zero: relative distance ~1 to the
+    # median, which the floor of 1 % turns into ~100 (at most 1 / floor times that); without it, far more.
+    assert unfloored[0] > 100 * floored[0]
+    assert 50 < floored[0] < 150
+    assert torch.allclose(floored[1:], unfloored[1:])
+    # One target for the whole batch (refinement): the median is its own, so the floor changes nothing.
+    one = stats.statistics(styles[:1])
+    assert torch.allclose(
+        stats.distance(stats.statistics(outputs), one, 0.01), stats.distance(stats.statistics(outputs), one)
+    )
+
+
+def test_a_negative_style_floor_is_refused():
+    with pytest.raises(WaestyleError, match="not negative"):
+        TrainConfig(style_floor=-0.1)

@@ -39,6 +39,7 @@ SETTINGS = (
     ("perceptual_weight", float, "weight of a feature-space reconstruction term"),
     ("style_loss_weight", float, "style consistency: Gram distance of swapped outputs to the style image's"),
     ("style_loss", STYLE_LOSS_CHOICES, "style consistency: other statistics than --features' Grams (default: those)"),
+    ("style_floor", float, "--style-loss: each denominator at least this share of the batch's median (0: off)"),
     ("content_loss_weight", float, "style consistency: deep-feature distance of swapped outputs to the content"),
     ("moment_loss_weight", float, "style consistency: feature means/std of swapped outputs to the style's"),
     ("tv_weight", float, "total variation of swapped outputs (damps high-frequency ripples)"),

@@ -147,6 +147,9 @@ class TrainConfig:
     # the style term's representation: "" is the relative Gram distance in the model's --features network; a
     # STYLE_LOSS_CHOICES name compares other statistics (features/style_statistics.py), chosen by the ceiling test
     style_loss: str = ""
+    # --style-loss's denominators ||s(style)||² held at least this share of the batch's median one: a near-black
+    # style (0.7 % of the training images) would otherwise outweigh a whole batch (0: no floor)
+    style_floor: float = 0.0
     # frozen network for the content term ("": the style network); a pretrained one keeps what things are,
     # where a random one keeps only where edges are
     content_features: str = ""
@@ -196,7 +199,7 @@ class TrainConfig:
         weights = (
             self.mmd_weight, self.perceptual_weight, self.style_loss_weight, self.content_loss_weight,
             self.moment_loss_weight, self.tv_weight, self.content_size_power, self.style_size_power,
-            self.colour_loss_weight, self.colour_histogram_weight, self.reconstruction_size_power,
+            self.colour_loss_weight, self.colour_histogram_weight, self.reconstruction_size_power, self.style_floor,
         )  # fmt: skip
         if self.lr <= 0 or min(weights) < 0 or self.grad_clip < 0 or self.max_minutes < 0:
             raise WaestyleError("--lr must be positive, loss weights, --grad-clip and --max-minutes not negative")

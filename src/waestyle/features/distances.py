@@ -5,9 +5,13 @@ import torch
 from waestyle.features import gram
 
 
-def relative_squared_distance(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """||out - target||² / ||target||² per row of two (N, D) tensors."""
-    return (out - target).pow(2).sum(1) / target.pow(2).sum(1).clamp_min(1e-8)
+def relative_squared_distance(out: torch.Tensor, target: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
+    """||out - target||² / ||target||² per row of two (N, D) tensors; with `floor` > 0 each denominator is at
+    least `floor` times the rows' median one (the targets are data: no gradient flows through the floor)."""
+    norms = target.pow(2).sum(1)
+    if floor > 0:
+        norms = torch.maximum(norms, floor * norms.detach().median())
+    return (out - target).pow(2).sum(1) / norms.clamp_min(1e-8)
 
 
 def style_distance(

@@ -145,13 +145,14 @@ class StyleStatistics(nn.Module):
         return out
 
     @staticmethod
-    def distance(output: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> torch.Tensor:
+    def distance(output: dict[str, torch.Tensor], target: dict[str, torch.Tensor], floor: float = 0.0) -> torch.Tensor:
         """(B,) relative squared distance per image: averaged over each part's statistics, then over the parts
         (each part counts the same, whatever its number of layers); `target` may hold one image's statistics for
-        a whole batch (it broadcasts)."""
+        a whole batch (it broadcasts). `floor` > 0 holds each denominator at least that share of the targets'
+        median, so a near-zero statistic (a near-black style's colours) cannot outweigh the rest of the batch."""
         parts: dict[str, list[torch.Tensor]] = {}
         for key in output:
-            distance = relative_squared_distance(output[key], target[key].expand_as(output[key]))
+            distance = relative_squared_distance(output[key], target[key].expand_as(output[key]), floor)
             parts.setdefault(key.split("/")[0], []).append(distance)
         return torch.stack([torch.stack(values).mean(0) for values in parts.values()]).mean(0)
 

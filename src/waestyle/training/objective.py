@@ -157,7 +157,7 @@ def _swap_terms(
     if style_stats is not None and config.style_loss_weight > 0:
         with torch.no_grad():
             targets = style_stats.statistics(style_images)
-        per_image = style_stats.distance(style_stats.statistics(swapped, shared), targets)
+        per_image = style_stats.distance(style_stats.statistics(swapped, shared), targets, config.style_floor)
         weights = encoded.style_weights
         terms["style"] = (per_image if weights is None else per_image * weights).mean()
     if (style_stats is None and config.style_loss_weight > 0) or config.moment_loss_weight > 0:
