@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from waestyle.core.config import ModelConfig, TrainConfig
+from waestyle.core.devices import draw_device
 from waestyle.core.errors import WaestyleError
 from waestyle.data.samples import photo_crops, procedural_style
 from waestyle.evaluation.runner import square_batch
-from waestyle.models.wae import keep_content_channels, sample_content_sizes
+from waestyle.models.wae import content_fill, keep_content_channels, sample_content_sizes
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.training.loop import train
 
@@ -63,6 +64,15 @@ def test_a_prior_fill_replaces_only_the_dropped_channels():
     spatial, fill = torch.ones(2, 6, 3, 3), torch.full((2, 6, 3, 3), 5.0)
     kept = keep_content_channels(spatial, torch.tensor([2, 6]), fill)
     assert kept[0, :2].eq(1).all() and kept[0, 2:].eq(5).all() and kept[1].eq(1).all()
+
+
+def test_draws_with_a_host_generator_land_beside_data_on_another_device():
+    # As a transfer on a GPU seeds its prior fill with a host generator: drawn on the host, then moved.
+    z = torch.zeros(2, 4, 3, 3, device="meta")
+    config = ModelConfig(nested_content=True, content_fill="prior")
+    assert content_fill(config, z, torch.Generator().manual_seed(0)).device.type == "meta"
+    assert sample_content_sizes(8, 64, torch.Generator().manual_seed(0), device="meta").device.type == "meta"
+    assert draw_device(None, "meta").type == "meta" and draw_device(torch.Generator(), "meta").type == "cpu"
 
 
 def test_prior_filled_models_give_the_same_image_twice_and_differ_from_zero_filled(tmp_path, image_dir):

@@ -1,4 +1,4 @@
-"""Turning a device name from the command line into a torch.device."""
+"""Turning a device name from the command line into a torch.device, and where random draws are made."""
 
 import torch
 
@@ -15,3 +15,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError as err:
         raise WaestyleError(f"unknown device {name!r}; use auto, cpu or cuda") from err
+
+
+def draw_device(generator: torch.Generator | None, beside: torch.device | str) -> torch.device:
+    """Where to draw random numbers for data on `beside`: on a given generator's own device (a generator draws
+    only there; the caller moves the draw), else on `beside` with the default generator."""
+    return generator.device if generator is not None else torch.device(beside)

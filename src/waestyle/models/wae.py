@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from waestyle.core.config import ModelConfig
+from waestyle.core.devices import draw_device
 from waestyle.core.errors import WaestyleError
 from waestyle.features import FeatureNetwork, gram
 from waestyle.models.global_arch import ContentEncoder, Decoder
@@ -138,7 +139,9 @@ def content_fill(
     """What fills dropped z_c channels for this model: None (zeros), or a draw from the prior."""
     if config.content_fill == "zero":
         return None
-    return torch.randn(z_content.shape, generator=generator, device=z_content.device)
+    return torch.randn(z_content.shape, generator=generator, device=draw_device(generator, z_content.device)).to(
+        z_content.device
+    )
 
 
 def sample_content_sizes(
@@ -152,8 +155,8 @@ def sample_content_sizes(
     those sizes are trained as such, and half a point anywhere in it, so is every k between.
     (Extra full-size samples made the order of small sizes less reliable in our checks.)
     """
-    octaves = int(math.log2(dim)) + 1
-    low = 2 ** torch.randint(0, octaves, (batch,), generator=generator, device=device)
-    inside = (low * 2 ** torch.rand(batch, generator=generator, device=device)).floor().long()
-    edge = torch.rand(batch, generator=generator, device=device) < 0.5
-    return torch.where(edge, low, inside).clamp(1, dim)
+    octaves, on = int(math.log2(dim)) + 1, {"generator": generator, "device": draw_device(generator, device)}
+    low = 2 ** torch.randint(0, octaves, (batch,), **on)
+    inside = (low * 2 ** torch.rand(batch, **on)).floor().long()
+    edge = torch.rand(batch, **on) < 0.5
+    return torch.where(edge, low, inside).clamp(1, dim).to(device)

@@ -3,6 +3,7 @@
 import torch
 import torch.nn.functional as F
 
+from waestyle.core.devices import draw_device
 from waestyle.features.distances import relative_squared_distance
 
 # Kernel bandwidths, as multiples of C = 2 * dim * prior variance (Tolstikhin et al., 2018, sec. 4).
@@ -11,7 +12,7 @@ IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 def prior_draw(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Samples of the prior N(0, I) shaped like `like`, on its device."""
-    return torch.randn(like.shape, generator=generator, device=like.device)
+    return torch.randn(like.shape, generator=generator, device=draw_device(generator, like.device)).to(like.device)
 
 
 def imq_mmd(z: torch.Tensor, prior: torch.Tensor, scales: tuple[float, ...] = IMQ_SCALES) -> torch.Tensor:
@@ -85,7 +86,8 @@ def colour_histogram_distance(
     """Sliced Wasserstein-1 distance of the pixel-colour distributions (Heitz et al., 2021, on colours):
     both pixel clouds projected on `projections` random directions, fresh each call, and the sorted
     projections compared. Matches the whole palette, where means and covariances miss a many-coloured one."""
-    directions = torch.randn(3, projections, generator=generator, device=output.device)
+    directions = torch.randn(3, projections, generator=generator, device=draw_device(generator, output.device))
+    directions = directions.to(output.device)
     directions = directions / directions.norm(dim=0, keepdim=True)
     # Same-sized images (a training batch), so the sorted projections align rank for rank.
     out, target = (images.float().flatten(2).transpose(1, 2) @ directions for images in (output, target))
@@ -113,5 +115,6 @@ def latent_samples(z: torch.Tensor, max_samples: int, generator: torch.Generator
         return z
     samples = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
     if len(samples) > max_samples:
-        samples = samples[torch.randperm(len(samples), generator=generator, device=z.device)[:max_samples]]
+        picked = torch.randperm(len(samples), generator=generator, device=draw_device(generator, z.device))
+        samples = samples[picked[:max_samples].to(z.device)]
     return samples
