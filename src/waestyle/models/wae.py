@@ -139,9 +139,12 @@ def content_fill(
     """What fills dropped z_c channels for this model: None (zeros), or a draw from the prior."""
     if config.content_fill == "zero":
         return None
-    return torch.randn(z_content.shape, generator=generator, device=draw_device(generator, z_content.device)).to(
-        z_content.device
-    )
+    return prior_draw(z_content, generator)
+
+
+def prior_draw(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Samples of the prior N(0, I) shaped like `like`, on its device."""
+    return torch.randn(like.shape, generator=generator, device=draw_device(generator, like.device)).to(like.device)
 
 
 def sample_content_sizes(

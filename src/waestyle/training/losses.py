@@ -10,11 +10,6 @@ from waestyle.features.distances import relative_squared_distance
 IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-def prior_draw(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Samples of the prior N(0, I) shaped like `like`, on its device."""
-    return torch.randn(like.shape, generator=generator, device=draw_device(generator, like.device)).to(like.device)
-
-
 def imq_mmd(z: torch.Tensor, prior: torch.Tensor, scales: tuple[float, ...] = IMQ_SCALES) -> torch.Tensor:
     """Unbiased MMD² between samples `z` and `prior` (both (N, D)) with inverse-multiquadratic kernels.
 

@@ -20,7 +20,13 @@ from waestyle.core.config import TrainConfig
 from waestyle.features import FeatureNetwork
 from waestyle.features.distances import content_distance, style_distance
 from waestyle.features.style_statistics import StyleStatistics
-from waestyle.models.wae import WAEStyleModel, content_fill, keep_content_channels, sample_content_sizes
+from waestyle.models.wae import (
+    WAEStyleModel,
+    content_fill,
+    keep_content_channels,
+    prior_draw,
+    sample_content_sizes,
+)
 from waestyle.training.distributed import SINGLE, Distributed
 from waestyle.training.losses import (
     colour_histogram_distance,
@@ -29,7 +35,6 @@ from waestyle.training.losses import (
     imq_mmd,
     latent_samples,
     moment_distance,
-    prior_draw,
     reconstruction_loss,
     total_variation,
 )
