@@ -88,17 +88,18 @@ def make_step(setting: dict, batch_size: int, style_loss: str, size: int, device
     return step
 
 
-def profile(step, steps: int = 5) -> str:
-    """The costliest operations of `steps` steps (after warm-up), by device time where there is a GPU."""
+def profile(step, device: torch.device, steps: int = 5) -> str:
+    """The costliest operations of `steps` steps (after warm-up), by GPU time when the steps run on one."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     step()
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    on_gpu = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
     with torch_profile(activities=activities) as prof:
         for _ in range(steps):
             step()
-    key = "self_device_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+    key = "self_device_time_total" if on_gpu else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=25)
 
 
@@ -161,7 +162,7 @@ def main() -> None:
             base = base or rate
             print(f"| {label} | {batch_size} | {rate:.1f} | {rate / base:.2f} | {rate * flops / 8e9:.0f} |", flush=True)
     if args.profile and step is not None:
-        print(profile(step))
+        print(profile(step, device))
 
 
 if __name__ == "__main__":
