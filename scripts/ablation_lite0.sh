@@ -14,11 +14,12 @@ OUT=${1:-runs/ablation-lite0}
 WAESTYLE=${WAESTYLE:-.venv/bin/waestyle}
 DATA=${DATA:-runs/data}
 TUNE_STEPS=${TUNE_STEPS:-1000}
+source "$(dirname "$0")/precision.sh"
 [ -d "$DATA/photos" ] || $WAESTYLE data prepare --out "$DATA" --size 128 --seed 0
 # The default recipe's second stage (row 12), its Gram-and-colour style terms replaced by the chosen loss.
 COMMON=(--data "$DATA/photos" --data "$DATA/styles" --init-from default --image-size 128 --batch-size "${BATCH:-8}"
         --lr 2e-4 --grad-clip 1 --mmd-weight 0.1 --seed 1 --steps "$TUNE_STEPS" --checkpoint-every 250
-        --sample-every "$TUNE_STEPS" --device "${DEVICE:-cpu}" --precision "${PRECISION:-bf16}"
+        --sample-every "$TUNE_STEPS" --device "${DEVICE:-cpu}" --precision "$PRECISION"
         --workers "${WORKERS:-0}" --style-loss lite0-moments-pixels --style-loss-weight 1
         --content-loss-weight 0.5 --content-features efficientnet-lite0 --content-loss-by-size
         --content-size-power 2 --style-size-power 1 --reconstruction-size-power 2)

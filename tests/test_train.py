@@ -241,3 +241,17 @@ def test_a_named_style_loss_trains_and_replaces_the_gram_term(tmp_path, image_di
     terms = [training_losses(net, images, torch.Generator().manual_seed(2), config, style_stats=stats)["style"]
              for stats in (None, load_style_loss(name))]  # fmt: skip
     assert terms[0] > 0 and terms[1] > 0 and terms[0] != terms[1]
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_that_it_is_emulated(monkeypatch, caplog):
+    from waestyle.training.loop import autocast_dtype
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16  # asked for, it is still used
+    assert "emulated" in caplog.text
+    caplog.clear()
+    assert autocast_dtype("auto", cpu) is None and autocast_dtype("fp32", cpu) is None and not caplog.text
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16 and not caplog.text

@@ -21,3 +21,16 @@ def draw_device(generator: torch.Generator | None, beside: torch.device | str) -
     """Where to draw random numbers for data on `beside`: on a given generator's own device (a generator draws
     only there; the caller moves the draw), else on `beside` with the default generator."""
     return generator.device if generator is not None else torch.device(beside)
+
+
+def has_amx(device: torch.device) -> bool:
+    """Whether `device` is a CPU with AMX tiles (bf16 matrix hardware), where bf16 convolutions beat fp32 ones."""
+    return device.type == "cpu" and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes in bf16 natively: any GPU, a CPU with AVX-512 bf16 instructions or AMX tiles.
+    Elsewhere (an AVX2 CPU, say) PyTorch emulates bf16, and a training step took 20x as long as in fp32."""
+    if device.type != "cpu":
+        return True
+    return has_amx(device) or bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())

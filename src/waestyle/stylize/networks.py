@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from waestyle.core.config import PRECISIONS
+from waestyle.core.devices import has_amx
 from waestyle.core.errors import WaestyleError
 from waestyle.models.wae import WAEStyleModel
 from waestyle.stylize.compiled import CompiledOrEager
@@ -37,7 +38,7 @@ def use_bf16(precision: str, device: torch.device) -> bool:
         raise WaestyleError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision == "bf16"
-    return device.type == "cpu" and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+    return has_amx(device)
 
 
 # What "auto" means when set: for example torch where a one-off ONNX export per model (about 10 s) is not worth

@@ -5,6 +5,7 @@ batch -> losses -> update -> log / sample / checkpoint.
 """
 
 import csv
+import logging
 import math
 import tempfile
 import time
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from waestyle.core.bundled import DEFAULT_MODEL
 from waestyle.core.config import RESUMABLE_CHANGES, ModelConfig, TrainConfig
-from waestyle.core.devices import resolve_device
+from waestyle.core.devices import native_bf16, resolve_device
 from waestyle.core.errors import WaestyleError
 from waestyle.data.folders import build_dataset
 from waestyle.data.images import make_grid, save_image
@@ -34,6 +35,7 @@ from waestyle.training.distributed import Distributed, setup_distributed, teardo
 from waestyle.training.objective import OPTIONAL_TERMS, LossModule, seeded_draws
 from waestyle.training.sampler import StepBatchSampler
 
+log = logging.getLogger(__name__)
 LOG_COLUMNS = (
     "step",
     "loss",
@@ -209,6 +211,9 @@ def train(
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """bf16 autocast where asked (auto: on CUDA only); None means full fp32."""
+    if precision == "bf16" and not native_bf16(device):
+        log.warning("--precision bf16 on a CPU without bf16 instructions (AVX-512 bf16 or AMX) is emulated and "
+                    "runs many times slower than fp32 here; --precision auto uses fp32")  # fmt: skip
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
         return torch.bfloat16
     return None
