@@ -7,10 +7,11 @@ The bundled model's architecture (fresh weights) with the default recipe's secon
 content consistency, Lite0 content network, nested content weighted by size, colour term), timed through the
 training loop's own step function (LossModule + Adam, the loop's seeded draws) on real photo crops
 (scikit-image's samples, no download). Each setting adds one thing: bf16 autocast, channels-last maps,
-torch.compile. Pairs/s = images per second (each image is decoded with another's style once per step); on a
-GPU each step ends with a synchronisation, so the time is the device's. First prints the step's FLOP count
-and the GFLOP/s of single 3x3 convolutions (the roofline), then the table; `--profile` then prints the
-costliest operations of the last setting (torch.profiler, 5 steps). Nothing is asserted.
+torch.compile (by default the bf16 settings where the device computes bf16 natively, the fp32 ones elsewhere).
+Pairs/s = images per second (each image is decoded with another's style once per step); on a GPU each step ends
+with a synchronisation, so the time is the device's. First prints the step's FLOP count and the GFLOP/s of
+single 3x3 convolutions (the roofline), then the table; `--profile` then prints the costliest operations of the
+last setting (torch.profiler, 5 steps). Nothing is asserted.
 
 On a GPU machine (bf16 and compiled, the burst's size): `python benchmarks/bench_train.py --device cuda
 --image-size 256 --batch-sizes 128 --style-loss lite0-moments-pixels --settings bf16-cl-compile --profile`.
@@ -23,6 +24,7 @@ from torch.utils.benchmark import Timer
 
 from waestyle.core.bundled import DEFAULT_MODEL
 from waestyle.core.config import TrainConfig
+from waestyle.core.devices import native_bf16
 from waestyle.data.images import pil_to_tensor, resize_center_crop
 from waestyle.data.samples import photo_crops
 from waestyle.features import load_feature_network, load_loss_network
@@ -46,6 +48,9 @@ def time_steps(step, steps: int) -> float:
 
 SETTINGS = {
     "fp32": ("fp32, eager (the loop's CPU default)", dict(bf16=False, channels_last=False, compile=False)),
+    # for CPUs without bf16 instructions, where PyTorch emulates bf16 (an AVX2 CPU: 20x slower than fp32)
+    "fp32-cl": ("fp32 + channels-last", dict(bf16=False, channels_last=True, compile=False)),
+    "fp32-cl-compile": ("fp32 + channels-last + compile", dict(bf16=False, channels_last=True, compile=True)),
     "bf16": ("bf16 autocast", dict(bf16=True, channels_last=False, compile=False)),
     "bf16-cl": ("bf16 + channels-last", dict(bf16=True, channels_last=True, compile=False)),
     "bf16-cl-compile": ("bf16 + channels-last + compile", dict(bf16=True, channels_last=True, compile=True)),
@@ -139,19 +144,22 @@ def main() -> None:
     parser.add_argument("--style-loss", default="", help="a STYLE_LOSSES name ('': the model's Gram loss)")
     parser.add_argument("--image-size", type=int, default=load_model_config(DEFAULT_MODEL).image_size)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS),
+                        help="default: the bf16 ones where the device computes bf16 natively, else the fp32 ones")
     parser.add_argument("--profile", action="store_true", help="then the costliest operations of the last setting")
     args = parser.parse_args()
     device = torch.device(args.device)
+    native = native_bf16(device)
+    args.settings = args.settings or [name for name in SETTINGS if name == "fp32" or name.startswith("bf16") == native]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
           f"style loss {args.style_loss or 'gram'}, {args.image_size} px")  # fmt: skip
     flops = step_flops(8, args.style_loss, args.image_size)
     print(f"one step at batch 8: {flops / 1e9:.1f} GFLOP ({flops / 8e9:.2f} a pair)")
     if device.type == "cpu":
         for c_in, c_out, side in ((32, 32, 128), (64, 64, 64), (128, 128, 32), (256, 256, 16)):
-            rates = [conv_peak(c_in, c_out, side, dtype) for dtype in (torch.float32, torch.bfloat16)]
-            print(f"3x3 conv {c_in}->{c_out} at {side} px, fwd+bwd, channels-last: fp32 {rates[0]:.0f}, bf16 "
-                  f"{rates[1]:.0f} GFLOP/s")  # fmt: skip
+            rates = [conv_peak(c_in, c_out, side, dtype) for dtype in (torch.float32, torch.bfloat16)[: 1 + native]]
+            bf16 = f", bf16 {rates[1]:.0f}" if native else " (bf16 emulated here: not timed)"
+            print(f"3x3 conv {c_in}->{c_out} at {side} px, fwd+bwd, channels-last: fp32 {rates[0]:.0f}{bf16} GFLOP/s")
     base, step = None, None
     print("| setting | batch | pairs / s | × the first | GFLOP/s |\n| --- | --- | --- | --- | --- |")
     for batch_size in args.batch_sizes:

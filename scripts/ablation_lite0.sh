@@ -3,6 +3,7 @@
 # with the style loss the ceiling test chose, then with one change each; every row the same data, seed, batch,
 # steps and learning rate, so the rows differ by their change alone.
 #   bash scripts/ablation_lite0.sh [OUT]                  # CPU, one row after another (~10 min a row at 1,000 steps)
+#   ROWS="17 20" bash scripts/ablation_lite0.sh [OUT]      # only those rows
 #   DEVICE=cuda PARALLEL=1 BATCH=128 TUNE_STEPS=... bash scripts/ablation_lite0.sh OUT   # all rows at once on a GPU
 # Resumable (run again: each row goes on from its checkpoint). Then evaluate them beside the default and the
 # peer at 512 px on the held-out demo pairs:
@@ -24,8 +25,14 @@ COMMON=(--data "$DATA/photos" --data "$DATA/styles" --init-from default --image-
         --content-loss-weight 0.5 --content-features efficientnet-lite0 --content-loss-by-size
         --content-size-power 2 --style-size-power 1 --reconstruction-size-power 2)
 source "$(dirname "$0")/train_row.sh"
-tune() { local name=$1; shift; train_row "$OUT/$name" "$TUNE_STEPS" "${COMMON[@]}" "$@"; }  # NAME, the row's options
+# NAME, the row's options; ROWS="17 20" trains only those rows.
+tune() {
+  local name=$1; shift
+  [ -z "${ROWS:-}" ] || [[ " $ROWS " == *" ${name%%-*} "* ]] || return 0
+  train_row "$OUT/$name" "$TUNE_STEPS" "${COMMON[@]}" "$@"
+}
 tune 17-lite0-loss
 tune 18-style-regions --style-regions 4
 tune 19-lite0-loss-and-colour-term --colour-loss-weight 1  # row 17 keeping row 12's pixel-colour term
+tune 20-style-floor --style-floor 0.01  # row 17 with the style term's denominators held >= 1 % of the batch median
 wait

@@ -6,11 +6,13 @@
 #   bash scripts/gpu_burst.sh collect DIR      # here: put the files that came back (DIR) into RUN_DIR and
 #                                              # rebuild its model folder from the checkpoint
 #
-# Before the first burst, here (the data and the cut feature weights travel with the repository, 64 MB at most):
+#   bash scripts/gpu_burst.sh prepare          # here, before the first burst: what travels with the repository
+#
+# `prepare` makes (where missing) the data and the cut feature weights, 64 MB at most with the repository:
 #   waestyle data prepare --out runs/data256 --size 256
-#   waestyle data bundle runs/data256 --out runs/bundle --max-mb 38
+#   waestyle data bundle runs/data256 --out $DATA --max-mb $MAX_MB      # runs/bundle, 38 MB
 #   python scripts/export_feature_weights.py --out runs/weights
-# then run `bash scripts/gpu_burst.sh run` on the GPU machine carrying runs/bundle, runs/weights and, to resume,
+# and says what the repository, the bundle and the weights weigh together. Then run `bash scripts/gpu_burst.sh run` on the GPU machine carrying runs/bundle, runs/weights and, to resume,
 # RUN_DIR (its newest checkpoint only: `collect` keeps just that). Each burst writes a checkpoint when its time
 # is up (train --max-minutes), in files of at most 15 MiB; `collect` then `run` again goes on from it.
 # Settings (environment): RUN_DIR (runs/burst), MINUTES (8), DEVICE (cuda), BATCH (128), IMAGE_SIZE (256),
@@ -25,6 +27,18 @@ set -euo pipefail
 ACTION=${1:-run}
 RUN_DIR=${RUN_DIR:-runs/burst}
 DATA=${DATA:-runs/bundle}
+
+if [ "$ACTION" = prepare ]; then
+  PYTHON=${PYTHON:-.venv/bin/python}
+  [ -d runs/data256/photos ] || "$PYTHON" -m waestyle data prepare --out runs/data256 --size 256
+  [ -f "$DATA/files.csv" ] || "$PYTHON" -m waestyle data bundle runs/data256 --out "$DATA" --max-mb "${MAX_MB:-38}"
+  [ -d runs/weights ] || "$PYTHON" scripts/export_feature_weights.py --out runs/weights
+  tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+  extra=$(du -cb "$DATA" runs/weights | tail -1 | cut -f1)
+  echo "to carry: repository $((tree / 1000000)) MB + $DATA and runs/weights $((extra / 1000000)) MB" \
+    "= $(((tree + extra) / 1000000)) MB (61.6 MB went through, 64.6 MB was refused)"
+  exit 0
+fi
 
 if [ "$ACTION" = collect ]; then
   FROM=${2:?usage: gpu_burst.sh collect DIR}
