@@ -144,8 +144,12 @@ def main() -> None:
     parser.add_argument("--style-loss", default="", help="a STYLE_LOSSES name ('': the model's Gram loss)")
     parser.add_argument("--image-size", type=int, default=load_model_config(DEFAULT_MODEL).image_size)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS),
-                        help="default: the bf16 ones where the device computes bf16 natively, else the fp32 ones")
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=list(SETTINGS),
+        help="default: the bf16 ones where the device computes bf16 natively, else the fp32 ones",
+    )
     parser.add_argument("--profile", action="store_true", help="then the costliest operations of the last setting")
     args = parser.parse_args()
     device = torch.device(args.device)

@@ -16,8 +16,10 @@
 # RUN_DIR (its newest checkpoint only: `collect` keeps just that). Each burst writes a checkpoint when its time
 # is up (train --max-minutes), in files of at most 15 MiB; `collect` then `run` again goes on from it.
 # Settings (environment): RUN_DIR (runs/burst), MINUTES (8), DEVICE (cuda), BATCH (128), IMAGE_SIZE (256),
-# STEPS (the run's total, 100000), COMPILE (set: torch.compile the step), and any extra `waestyle train` options
-# after the action. Size budget: the repository (20 MB) + runs/bundle + runs/weights (3 MB) + a resumed run
+# STEPS (the run's total, 100000), COMPILE (set: torch.compile the step), SNAPSHOTS (the steps whose float16
+# model folders come back for the learning curve: 500,1000,2000,4000,8000,16000, i.e. 64k to 2M pairs at batch
+# 128; evaluate each with `waestyle evaluate --model RUN_DIR/snapshots/step-N`), and any extra
+# `waestyle train` options after the action. Size budget: the repository (20 MB) + runs/bundle + runs/weights (3 MB) + a resumed run
 # must stay under the upload limit: 61.6 MB went through, 64.6 MB was refused. A full checkpoint of the
 # default architecture is 50 MB (weights and Adam state), so across sessions carry only the model folder,
 # packed with `waestyle export --half` (8 MB), and start the next run with --init-from it (Adam restarts)
@@ -47,6 +49,7 @@ if [ "$ACTION" = collect ]; then
   cp "$FROM"/step-*.safetensors "$RUN_DIR/checkpoints/"
   cp "$FROM/log.csv" "$RUN_DIR/"
   cp "$FROM"/sample-*.png "$RUN_DIR/" 2>/dev/null || true
+  [ -d "$FROM/snapshots" ] && mkdir -p "$RUN_DIR/snapshots" && cp -r "$FROM"/snapshots/step-* "$RUN_DIR/snapshots/"
   # The model folder (config.json + model.safetensors) from the newest checkpoint: the same weights.
   "${PYTHON:-.venv/bin/python}" - "$RUN_DIR" <<'EOF'
 import sys
@@ -73,13 +76,16 @@ compile=(); [ -n "${COMPILE:-}" ] && compile=(--compile)
 "$PYTHON" -m waestyle train --out "$RUN_DIR" "${resume[@]}" "${compile[@]}" --data "$DATA/photos" --data "$DATA/styles" \
   --device "${DEVICE:-cuda}" --device-data --precision bf16 --workers "${WORKERS:-8}" \
   --max-minutes "${MINUTES:-8}" --steps "${STEPS:-100000}" --batch-size "${BATCH:-128}" \
-  --image-size "${IMAGE_SIZE:-256}" --checkpoint-every 1000 --sample-every 1000 --log-every 10 "${@:2}" \
+  --image-size "${IMAGE_SIZE:-256}" --checkpoint-every 1000 --sample-every 1000 --log-every 10 \
+  --snapshots "${SNAPSHOTS:-500,1000,2000,4000,8000,16000}" "${@:2}" \
   2>&1 | tr '\r' '\n' | tee "$OUT/train.txt"
 # What a resume needs (the newest checkpoint, main file and parts: `collect` rebuilds the model folder from it),
 # the log, the last sample: at most 8 files come back.
 newest=$(ls "$RUN_DIR"/checkpoints/step-????????.safetensors | tail -1)
 cp "${newest%.safetensors}"*.safetensors "$OUT/"
 cp "$RUN_DIR/log.csv" "$OUT/"
+# The learning curve's points (float16 model folders, 8 MB each; at batch 128, step 500 is 64,000 pairs).
+[ -d "$RUN_DIR/snapshots" ] && cp -r "$RUN_DIR/snapshots" "$OUT/"
 last=$(ls "$RUN_DIR"/samples/*.png | tail -1) && cp "$last" "$OUT/sample-$(basename "$last")"
 "$PYTHON" - "$RUN_DIR/log.csv" "${BATCH:-128}" <<'EOF'
 import csv, sys

@@ -255,3 +255,20 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns_that_it_is_emulated(monke
     assert autocast_dtype("auto", cpu) is None and autocast_dtype("fp32", cpu) is None and not caplog.text
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
     assert autocast_dtype("bf16", cpu) is torch.bfloat16 and not caplog.text
+
+
+def test_snapshots_keep_half_precision_model_folders_at_the_given_steps(tmp_path, image_dir):
+    from waestyle.models.io import load_model
+
+    run = tmp_path / "run"
+    train(SMALL, _config(image_dir, snapshots="2, 4"), run, progress=False)
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["step-00000002", "step-00000004"]
+    _, last = load_model(run / "snapshots" / "step-00000004")
+    _, early = load_model(run / "snapshots" / "step-00000002")
+    final = _weights(run)
+    name = next(k for k, v in final.items() if v.is_floating_point() and v.numel() > 100)
+    assert load_file(run / "snapshots" / "step-00000004" / "model.safetensors")[name].dtype == torch.float16
+    torch.testing.assert_close(last[name], final[name], atol=2e-3, rtol=2e-3)  # the same weights, in float16
+    assert not torch.allclose(early[name], final[name])
+    with pytest.raises(WaestyleError, match="--snapshots"):
+        _config(image_dir, snapshots="500,two")

@@ -54,6 +54,7 @@ SETTINGS = (
     ("seed", int, "random seed; CPU runs with the same seed are identical"),
     ("checkpoint_every", int, "steps between checkpoints"),
     ("sample_every", int, "steps between sample grids"),
+    ("snapshots", str, "steps (e.g. 500,2000,8000) at which a float16 model folder is kept in RUN_DIR/snapshots"),
     ("log_every", int, "steps between rows of log.csv"),
     ("workers", int, "data-loading worker processes (per training process)"),
     ("precision", PRECISIONS, "auto: bf16 autocast on CUDA, fp32 on CPU"),

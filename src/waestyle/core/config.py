@@ -167,6 +167,9 @@ class TrainConfig:
     # -- bookkeeping and hardware --
     checkpoint_every: int = 500  # steps between checkpoints (the model folder is rewritten with each)
     sample_every: int = 500  # steps between sample grids in RUN_DIR/samples
+    # steps ("500,2000,8000") at which a float16 model folder is kept in RUN_DIR/snapshots/step-N: the points of
+    # a learning curve from one run (checkpoints are pruned; these are not)
+    snapshots: str = ""
     log_every: int = 10  # steps between rows of RUN_DIR/log.csv
     workers: int = 0  # data-loading processes per training process
     # hold the training set on the device as uint8 and cut, flip and colour-jitter each batch there (GPUs)
@@ -188,6 +191,7 @@ class TrainConfig:
         for name in ("steps", "checkpoint_every", "sample_every", "log_every"):
             if getattr(self, name) < 1:
                 raise WaestyleError(f"--{name.replace('_', '-')} must be at least 1")
+        self.snapshot_steps()  # refuses a malformed list now, not at the first snapshot
         if self.style_loss and self.style_loss not in STYLE_LOSS_CHOICES:
             raise WaestyleError(
                 f"unknown --style-loss {self.style_loss!r}; choose one of {', '.join(STYLE_LOSS_CHOICES)}"
@@ -204,6 +208,16 @@ class TrainConfig:
         if self.lr <= 0 or min(weights) < 0 or self.grad_clip < 0 or self.max_minutes < 0:
             raise WaestyleError("--lr must be positive, loss weights, --grad-clip and --max-minutes not negative")
 
+    def snapshot_steps(self) -> set[int]:
+        """The steps of `snapshots`, a comma-separated list of positive integers."""
+        try:
+            steps = {int(part) for part in self.snapshots.split(",") if part.strip()}
+        except ValueError:
+            steps = {0}
+        if min(steps, default=1) < 1:
+            raise WaestyleError(f"--snapshots {self.snapshots!r}: give steps as positive integers, e.g. 500,2000,8000")
+        return steps
+
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
@@ -213,5 +227,5 @@ class TrainConfig:
 # Settings a resumed run may change; any other change would make it diverge from an uninterrupted run.
 RESUMABLE_CHANGES = {
     "steps", "checkpoint_every", "sample_every", "log_every", "workers", "max_pixels", "device", "precision", "compile",
-    "max_minutes",
+    "max_minutes", "snapshots",
 }  # fmt: skip

@@ -356,6 +356,17 @@ def _step(run: _Run, images: torch.Tensor, step: int, config: TrainConfig) -> di
     return terms
 
 
+def _snapshot(weights: dict[str, torch.Tensor], model_config: ModelConfig, run_dir: Path, done: int) -> None:
+    """A model folder of step `done` kept in RUN_DIR/snapshots (float16 where every weight fits: half the file)."""
+    fits = all(w.abs().max() < 65504 for w in weights.values() if w.is_floating_point())
+    folder = run_dir / "snapshots" / f"step-{done:08d}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_model(folder, model_config, weights, done, dtype=torch.float16 if fits else None)
+    except OSError as err:
+        raise WaestyleError(f"cannot write the step-{done} snapshot to {folder}: {err.strerror or err}") from err
+
+
 def _record(run: _Run, row: dict, done: int, model_config: ModelConfig, config: TrainConfig, run_dir: Path,
             log: "_CsvLog", last: bool) -> None:  # fmt: skip
     """The main process's bookkeeping after step `done` (`last`: the run's final step, or the time is up): log
@@ -371,6 +382,8 @@ def _record(run: _Run, row: dict, done: int, model_config: ModelConfig, config: 
             f"cannot write the step-{done} log or sample grid to {run_dir}: {err.strerror or err}; "
             "the last checkpoint is intact, free space and continue with --resume"
         ) from err
+    if done in config.snapshot_steps():
+        _snapshot(run.model.trainable_state_dict(), model_config, run_dir, done)
     if done % config.checkpoint_every == 0 or last:
         weights = run.model.trainable_state_dict()
         state = TrainingCheckpoint(done, model_config.to_dict(), asdict(config), weights, run.optimizer.state_dict())
