@@ -2,6 +2,7 @@
 
     python scripts/learning_curve.py RUN_DIR --pairs 16000 64000 256000 [--out docs/results/quality/curve]
                                      [--ceiling NAME] [-- TRAIN OPTIONS ...]
+    python scripts/learning_curve.py RUN_DIR --from-snapshots --batch-size 128 --out OUT [--ceiling NAME]
 
 RUN_DIR is trained (resumed, if it exists) up to each number of pairs seen (steps = pairs / batch size), with
 `waestyle train` and the options after `--`, which must include the data and the recipe (see
@@ -10,6 +11,8 @@ the 8 x 8 held-out demo pairs at 512 px, the pretrained Lite2 judge, the filter 
 content, grey SSIM) with the peer in the same run. Rows go to OUT/curve.json as each stage ends (a rerun skips
 those done); OUT/README.md gets the table and OUT/curve.png the plot on a log axis, with the peer and, given
 `--ceiling`, that row of the ceiling table (results/quality/ceiling/ceiling.json) as flat lines.
+With `--from-snapshots` nothing is trained: each model folder a run kept with `train --snapshots` (RUN_DIR/
+snapshots/step-N, as GPU bursts bring them back) is a point at N x batch size pairs.
 """
 
 import argparse
@@ -90,25 +93,37 @@ def _plot(rows: list[dict], path: Path, ceiling: dict | None) -> None:
     fig.savefig(path, dpi=80)
 
 
+def stages(args: argparse.Namespace) -> list[tuple[int, Path]]:
+    """(pairs seen, model folder) of each point: the kept snapshots, or the run itself after each --pairs."""
+    if not args.from_snapshots:
+        return [(pairs, args.run_dir) for pairs in sorted(args.pairs or [])]
+    folders = sorted((args.run_dir / "snapshots").glob("step-*"))
+    if not folders:
+        raise SystemExit(f"{args.run_dir}/snapshots holds no step-N model folders (train --snapshots keeps them)")
+    return [(int(folder.name.removeprefix("step-")) * args.batch_size, folder) for folder in folders]
+
+
 def main() -> None:
     argv = sys.argv[1:]
     options = argv[argv.index("--") + 1 :] if "--" in argv else []
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--pairs", type=int, nargs="+", required=True)
+    parser.add_argument("--pairs", type=int, nargs="+", help="train up to these pairs seen (without --from-snapshots)")
     parser.add_argument("--batch-size", type=int, default=8, help="the run's batch size (pairs per step)")
     parser.add_argument("--ceiling", default=None, help="a row name of the ceiling table, drawn as a flat line")
     parser.add_argument("--out", type=Path, default=Path("docs/results/quality/curve"))
+    parser.add_argument("--from-snapshots", action="store_true", help="evaluate RUN_DIR/snapshots/step-N, no training")
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     args.out.mkdir(parents=True, exist_ok=True)
     saved = args.out / "curve.json"
     rows = json.loads(saved.read_text()) if saved.is_file() else []
-    for pairs in sorted(args.pairs):
+    for pairs, model_dir in stages(args):
         if any(row["pairs"] == pairs for row in rows):
             continue
         steps = pairs // args.batch_size
-        train_to(args.run_dir, steps, [*options, "--batch-size", str(args.batch_size)])
-        by_method = evaluate(args.run_dir, args.run_dir / f"eval-{steps}")
+        if not args.from_snapshots:
+            train_to(args.run_dir, steps, [*options, "--batch-size", str(args.batch_size)])
+        by_method = evaluate(model_dir, args.run_dir / f"eval-{steps}")
         model = next(row for name, row in by_method.items() if not name.startswith(("peer", "identity")))
         peer = next(row for name, row in by_method.items() if name.startswith("peer"))
         rows.append({"pairs": pairs, "steps": steps, "model": model, "peer": peer})
