@@ -12,19 +12,19 @@
 #   waestyle data prepare --out runs/data256 --size 256
 #   waestyle data bundle runs/data256 --out $DATA --max-mb $MAX_MB      # runs/bundle, 38 MB
 #   python scripts/export_feature_weights.py --out runs/weights
-# and says what the repository, the bundle and the weights weigh together. Then run `bash scripts/gpu_burst.sh run` on the GPU machine carrying runs/bundle, runs/weights and, to resume,
+# and says what the repository, the bundle and the weights weigh together. Then run
+# `bash scripts/gpu_burst.sh run` on the GPU machine carrying runs/bundle, runs/weights and, to resume,
 # RUN_DIR (its newest checkpoint only: `collect` keeps just that). Each burst writes a checkpoint when its time
 # is up (train --max-minutes), in files of at most 15 MiB; `collect` then `run` again goes on from it.
 # Settings (environment): RUN_DIR (runs/burst), MINUTES (8), DEVICE (cuda), BATCH (128), IMAGE_SIZE (256),
 # STEPS (the run's total, 100000), COMPILE (set: torch.compile the step), SNAPSHOTS (the steps whose float16
 # model folders come back for the learning curve: 500,1000,2000,4000,8000,16000, i.e. 64k to 2M pairs at batch
 # 128; evaluate each with `waestyle evaluate --model RUN_DIR/snapshots/step-N`), and any extra
-# `waestyle train` options after the action. Size budget: the repository (20 MB) + runs/bundle + runs/weights (3 MB) + a resumed run
-# must stay under the upload limit: 61.6 MB went through, 64.6 MB was refused. A full checkpoint of the
-# default architecture is 50 MB (weights and Adam state), so across sessions carry only the model folder,
-# packed with `waestyle export --half` (8 MB), and start the next run with --init-from it (Adam restarts)
-# beside a bundle of at most 30 MB; within one session the machine
-# keeps RUN_DIR between bursts.
+# `waestyle train` options after the action. Size budget: the repository (20 MB) + runs/bundle + runs/weights
+# (3 MB) + a resumed run must stay under the upload limit: 61.6 MB went through, 64.6 MB was refused. A full
+# checkpoint of the default architecture is 50 MB (weights and Adam state), so across sessions carry only the
+# model folder, packed with `waestyle export --half` (8 MB), and start the next run with --init-from it (Adam
+# restarts) beside a bundle of at most 30 MB; within one session the machine keeps RUN_DIR between bursts.
 set -euo pipefail
 ACTION=${1:-run}
 RUN_DIR=${RUN_DIR:-runs/burst}

@@ -81,13 +81,18 @@ def load_model(run_dir: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor
     return config, {name: _stored(tensor, torch.float32) for name, tensor in weights.items()}
 
 
+def too_large_for_float16(weights: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating weights float16 cannot hold (|w| >= 65,504, its largest finite value)."""
+    return [name for name, w in weights.items() if w.is_floating_point() and w.abs().max() >= 65504]
+
+
 def write_half_model(source: str | Path, out: str | Path, overwrite: bool = False) -> Path:
     """A copy of the model folder `source` with float16 weights (its largest value must fit: |w| < 65,504)."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
         raise WaestyleError(f"{out}: exists and is not empty (pass --overwrite to replace the model in it)")
     config, weights = load_model(source)
-    too_large = [name for name, w in weights.items() if w.is_floating_point() and w.abs().max() >= 65504]
+    too_large = too_large_for_float16(weights)
     if too_large:
         raise WaestyleError(f"{source}: weight {too_large[0]} does not fit in float16")
     out.mkdir(parents=True, exist_ok=True)

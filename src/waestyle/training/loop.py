@@ -27,7 +27,7 @@ from waestyle.data.folders import build_dataset
 from waestyle.data.images import make_grid, save_image
 from waestyle.features import load_feature_network, load_loss_network
 from waestyle.features.style_statistics import load_style_loss
-from waestyle.models.io import CONFIG_FILE, load_model, load_model_config, save_model
+from waestyle.models.io import CONFIG_FILE, load_model, load_model_config, save_model, too_large_for_float16
 from waestyle.models.wae import WAEStyleModel
 from waestyle.training.checkpoints import TrainingCheckpoint, latest_checkpoint, save_checkpoint
 from waestyle.training.device_data import DeviceBatches, load_to_device, stored_side
@@ -358,7 +358,7 @@ def _step(run: _Run, images: torch.Tensor, step: int, config: TrainConfig) -> di
 
 def _snapshot(weights: dict[str, torch.Tensor], model_config: ModelConfig, run_dir: Path, done: int) -> None:
     """A model folder of step `done` kept in RUN_DIR/snapshots (float16 where every weight fits: half the file)."""
-    fits = all(w.abs().max() < 65504 for w in weights.values() if w.is_floating_point())
+    fits = not too_large_for_float16(weights)
     folder = run_dir / "snapshots" / f"step-{done:08d}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
