@@ -12,7 +12,7 @@ from waestyle.cli.main import main
 from waestyle.core.config import ModelConfig, TrainConfig
 from waestyle.data.samples import procedural_style
 from waestyle.evaluation.compare import content_sizes
-from waestyle.evaluation.methods import PeerMethod
+from waestyle.evaluation.methods import IdentityMethod, PeerMethod
 from waestyle.evaluation.metrics import (
     PSNR_CAP,
     colour_distance,
@@ -22,6 +22,8 @@ from waestyle.evaluation.metrics import (
     ssim,
     texture_distance,
 )
+from waestyle.evaluation.report import summarise
+from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network
 from waestyle.training.loop import train
 
@@ -50,6 +52,31 @@ def test_texture_distance_needs_no_network_and_tells_textures_apart():
     assert texture_distance(noise, noise.flip(-1).roll(7, -2)) == pytest.approx([0.0, 0.0], abs=0.02)  # layout-free
     assert all(d > 1.0 for d in texture_distance(smooth, noise))  # fine grain against a blur
     assert grey_ssim(noise, noise) == pytest.approx([1.0, 1.0])
+
+
+class _BlendWithStyle:
+    """Not a transfer: the content half-blended with the style picture, which every style judge rewards."""
+
+    name, content_dim = "blend", None
+
+    def reconstruct(self, images):
+        return None
+
+    def transfer(self, contents, style):
+        return 0.5 * contents + 0.5 * style.expand_as(contents)
+
+
+def test_ssim_to_the_style_exposes_an_output_that_copies_the_style_picture(image_dir):
+    contents = square_batch([Image.open(p).convert("RGB") for p in sorted(image_dir.iterdir())[:2]], 64)
+    g = torch.Generator().manual_seed(0)
+    styles = torch.nn.functional.avg_pool2d(torch.rand(2, 3, 64, 64, generator=g), 5, 1, 2)  # a texture
+    methods = [IdentityMethod(), _BlendWithStyle()]
+    judge = load_feature_network("random-vgg19-judge")
+    evaluation = run_evaluation(methods, contents, styles, ["a", "b"], ["s", "t"], judge, progress=False)
+    summary = {s["method"]: s for s in summarise(evaluation)}
+    blend, identity = summary["blend"], summary[IdentityMethod.name]
+    assert blend["style_distance"] < identity["style_distance"]  # the judge is fooled
+    assert blend["style_ssim"] > identity["style_ssim"] + 0.2  # the layout check is not
 
 
 def test_content_sizes_are_the_researchs_five_halvings():
@@ -103,6 +130,7 @@ def test_evaluate_quick_writes_a_finite_report(tmp_path, capsys, tiny_model, nes
             image.verify()
     report = (out / "report.md").read_text()
     assert "| nested-tiny k=8 |" in report and "sliced Wasserstein" in report and "texture cut" in report
+    assert "SSIM to style (layout copied)" in report
     wins = {s["method"]: s.get("style_wins") for s in document["summary"]}
     assert wins["identity (content unchanged)"] is None and re.fullmatch(r"[0-4]/4", wins["tiny"])
     gatys = [r for r in transfers if r["method"] == "gatys (optimisation)"]

@@ -18,13 +18,13 @@ from waestyle.evaluation.runner import Evaluation
 
 COLUMNS = ("method", "content_dim", "kind", "content", "style", "psnr", "ssim", "style_distance",
            "content_distance", "colour_distance", "style_distance_2", "texture_distance", "grey_ssim",
-           "seconds_per_image")  # fmt: skip
+           "style_ssim", "seconds_per_image")  # fmt: skip
 IDENTITY = IdentityMethod.name
 GRID_CELL = 256  # long side of each image in the report's grids
 SUMMARY = (("psnr", "PSNR (dB) ↑"), ("ssim", "SSIM ↑"), ("style_distance", "style dist ↓"),
            ("style_distance_2", "style dist, 2nd judge ↓"), ("texture_distance", "texture dist ↓"),
            ("colour_distance", "colour dist ↓"), ("content_distance", "content dist ↓"),
-           ("grey_ssim", "SSIM to content ↑"))  # fmt: skip
+           ("grey_ssim", "SSIM to content ↑"), ("style_ssim", "SSIM to style (layout copied) ↓"))  # fmt: skip
 # Per pair, how much of the unstylised content's distance to the style a method removes (median over pairs).
 CUTS = (("texture_distance", "texture cut"), ("colour_distance", "colour cut"), ("style_distance_2", "style cut, 2nd"))
 
@@ -154,6 +154,10 @@ METRIC_NOTES = """## Metrics
 - **texture distance**: mean squared log-ratio of the statistics (mean |response|, standard deviation) of 15
   derivative-of-Gaussian filters (x, y, xx, yy, xy at σ = 1, 2, 4 px) on luminance, plus its contrast: no
   learned network at all. **SSIM to content**: grey-level SSIM of the output to the content (structure kept).
+- **SSIM to style**: grey-level SSIM of the output to the style image, pixel by pixel. A transfer takes the
+  style's statistics, not its layout, so it should stay near the unstylised content's value; a higher one
+  means the output copies the style picture. Every style judge above rewards that: a plain blend of the output
+  with the style image cuts the style distances further than any transfer (see docs/evaluation.md).
 - **cuts**: per pair, 1 − d(output, style) / d(content, style) for a distance d, median over pairs: the share of
   the gap to the style that the method closes (0 % does nothing, 100 % reaches the style's statistics).
 - **more stylised**: pairs whose output has a lower style distance than the unstylised content image has.

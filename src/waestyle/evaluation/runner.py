@@ -116,6 +116,7 @@ def run_evaluation(
                     "colour_distance": colour_distance(outputs, expanded),
                     "texture_distance": texture_distance(outputs, expanded),
                     "grey_ssim": grey_ssim(outputs, contents),
+                    "style_ssim": grey_ssim(outputs, expanded),
                 }
                 if second_judge is not None:
                     extra["style_distance_2"] = gram_style_distances(second_judge, outputs, expanded)
