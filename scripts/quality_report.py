@@ -162,15 +162,15 @@ def write_readme(
 ) -> None:
     summary = main["summary"]
     head = "| method | style dist (Lite2) ↓ | style dist (2nd judge) ↓ | texture cut ↑ | colour cut ↑ | colour dist ↓ "
-    head += "| content dist ↓ | SSIM to content ↑ | more stylised | images / s |"
+    head += "| content dist ↓ | SSIM to content ↑ | SSIM to style ↓ | more stylised | images / s |"
     lines = ["# Quality: the default model against the one before it, Gatys and the peer", "",
              "Made by `python scripts/quality_report.py` (see its docstring); the full evaluation is in",
              "[evaluation/report.md](evaluation/report.md). Held-out pairs: the 8 demo contents × the 8 demo styles,",
-             "none of them in any training set, at 512 × 512.", "", head, "|" + " --- |" * 10]  # fmt: skip
+             "none of them in any training set, at 512 × 512.", "", head, "|" + " --- |" * 11]  # fmt: skip
     for s in summary:
         cells = [s["method"], s.get("style_distance"), s.get("style_distance_2"), _pct(s.get("texture_distance_cut")),
                  _pct(s.get("colour_distance_cut")), s.get("colour_distance"), s.get("content_distance"),
-                 s.get("grey_ssim"), s.get("style_wins"), s.get("images_per_s")]  # fmt: skip
+                 s.get("grey_ssim"), s.get("style_ssim"), s.get("style_wins"), s.get("images_per_s")]  # fmt: skip
         lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
     lines += ["", "Content size k (the `--content-dim` knob): see the plot below and the `model k=…` rows.", "",
               "![content size](evaluation/content-size.png)", "", "## Native resolution", "",
