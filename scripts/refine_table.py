@@ -30,7 +30,8 @@ from waestyle.stylize.stylizer import Stylizer
 
 COLUMNS = (("style_distance", "Lite2 style dist ↓", "{:.3f}"), ("texture_distance_cut", "texture cut ↑", "{:.0%}"),
            ("colour_distance", "colour dist ↓", "{:.3f}"), ("content_distance", "content dist ↓", "{:.3f}"),
-           ("grey_ssim", "grey SSIM ↑", "{:.3f}"), ("seconds_per_image", "s / image", "{:.2f}"))  # fmt: skip
+           ("grey_ssim", "grey SSIM ↑", "{:.3f}"), ("style_ssim", "SSIM to style ↓", "{:.3f}"),
+           ("seconds_per_image", "s / image", "{:.2f}"))  # fmt: skip
 
 
 def main() -> None:
