@@ -124,6 +124,13 @@ def main() -> None:
     for row in summarise(evaluation):
         cells = [fmt.format(row[key]) if row.get(key) is not None else "—" for key, _, fmt in COLUMNS]
         lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Rows: the contents, the styles, then one row per method in the table's order; column j is content j "
+        "with style j (the grid is downscaled by half before committing).",
+        "",
+        "![transfers](transfer-grid.jpg)",
+    ]
     (args.out / "README.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
