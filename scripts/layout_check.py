@@ -45,8 +45,15 @@ def random_phase(code: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return torch.fft.ifft2(torch.fft.fft2(code - mean) * phase).real + mean
 
 
+class TransferOnly:
+    """Methods of this check make transfers only: no reconstruction rows."""
+
+    def reconstruct(self, images: torch.Tensor) -> None:
+        return None
+
+
 @dataclass
-class StyleFill:
+class StyleFill(TransferOnly):
     """The content's first k code channels, the rest from the style image's code (spatial models)."""
 
     stylizer: Stylizer
@@ -56,9 +63,6 @@ class StyleFill:
     @property
     def name(self) -> str:
         return f"{'random-phase fill' if self.scramble else 'fill from the style'} k={self.content_dim}"
-
-    def reconstruct(self, images: torch.Tensor) -> None:
-        return None
 
     def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         networks = self.stylizer.networks
@@ -74,7 +78,7 @@ class StyleFill:
 
 
 @dataclass
-class BlendWithStyle:
+class BlendWithStyle(TransferOnly):
     """Not a transfer: `inner`'s output mixed in pixels with the style picture."""
 
     inner: ModelMethod
@@ -84,9 +88,6 @@ class BlendWithStyle:
     @property
     def name(self) -> str:
         return f"blend: {self.alpha:.0%} style picture"
-
-    def reconstruct(self, images: torch.Tensor) -> None:
-        return None
 
     def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         out = self.inner.transfer(contents, style)
