@@ -52,6 +52,25 @@ class TransferOnly:
         return None
 
 
+def patch_mosaic(code: torch.Tensor, size: tuple[int, int], patch: int, seed: int = 0) -> torch.Tensor:
+    """A (1, C, *size) map of `patch`-square crops of `code` from random places, overlapping by half and
+    feathered: the style's shapes kept whole, their places lost."""
+    generator = torch.Generator().manual_seed(seed)
+    step, (height, width) = patch // 2, code.shape[-2:]
+    ramp = (torch.minimum(torch.arange(patch) + 1.0, patch - torch.arange(patch) + 0.0) / step).clamp(max=1)
+    window = (ramp[:, None] * ramp[None]).view(1, 1, patch, patch)
+    out, weight = torch.zeros(1, code.shape[1], *size), torch.zeros(1, 1, *size)
+    for y in range(-step, size[0], step):
+        for x in range(-step, size[1], step):
+            sy = int(torch.randint(0, height - patch + 1, (1,), generator=generator))
+            sx = int(torch.randint(0, width - patch + 1, (1,), generator=generator))
+            y0, x0, y1, x1 = max(y, 0), max(x, 0), min(y + patch, size[0]), min(x + patch, size[1])
+            crop = code[:1, :, sy : sy + patch, sx : sx + patch] * window
+            out[:, :, y0:y1, x0:x1] += crop[:, :, y0 - y : y1 - y, x0 - x : x1 - x]
+            weight[:, :, y0:y1, x0:x1] += window[:, :, y0 - y : y1 - y, x0 - x : x1 - x]
+    return out / weight.clamp_min(1e-6)
+
+
 @dataclass
 class StyleFill(TransferOnly):
     """The content's first k code channels, the rest from the style image's code (spatial models)."""
@@ -59,9 +78,12 @@ class StyleFill(TransferOnly):
     stylizer: Stylizer
     content_dim: int
     scramble: bool = False
+    mosaic: int = 0  # > 0: a mosaic of this many code pixels a side instead (see patch_mosaic)
 
     @property
     def name(self) -> str:
+        if self.mosaic:
+            return f"mosaic fill ({self.mosaic * 8}-px patches) k={self.content_dim}"
         return f"{'random-phase fill' if self.scramble else 'fill from the style'} k={self.content_dim}"
 
     def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -71,6 +93,8 @@ class StyleFill(TransferOnly):
         z_fill = networks.encode_content(resize(style, tuple(work.shape[-2:])))
         if self.scramble:
             z_fill = random_phase(z_fill)
+        elif self.mosaic:
+            z_fill = patch_mosaic(z_fill, tuple(z_content.shape[-2:]), self.mosaic)
         k = self.content_dim
         mixed = torch.cat([z_content[:, :k], z_fill.expand_as(z_content)[:, k:]], 1)
         decoded = networks.decode(mixed, self.stylizer.style_latent(style))[..., : work.shape[-2], : work.shape[-1]]
@@ -100,6 +124,8 @@ def main() -> None:
     parser.add_argument("--styles", type=int, default=8)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--out", type=Path, default=Path("docs/results/quality/layout-check"))
+    parser.add_argument("--mosaic", type=int, nargs="*", default=[], metavar="P",
+                        help="also mosaic fills of P-code-pixel patches (8 px each), k = 16 and 8")  # fmt: skip
     args = parser.parse_args()
     content_paths, style_paths = demo_contents()[: args.contents], demo_styles()[: args.styles]
     contents = square_batch([load_image(p) for p in content_paths], args.size)
@@ -108,6 +134,7 @@ def main() -> None:
     plain = ModelMethod(stylizer, "model", 64)
     methods: list = [IdentityMethod(), plain, ModelMethod(stylizer, "model", 16), ModelMethod(stylizer, "model", 4)]
     methods += [StyleFill(stylizer, k, scramble) for scramble in (False, True) for k in (32, 16, 8)]
+    methods += [StyleFill(stylizer, k, mosaic=patch) for patch in args.mosaic for k in (16, 8)]
     methods += [BlendWithStyle(plain, alpha) for alpha in (0.25, 0.5)]
     methods.append(PeerMethod())
     judge = load_feature_network("efficientnet-lite2")
