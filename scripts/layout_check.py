@@ -126,16 +126,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results/quality/layout-check"))
     parser.add_argument("--mosaic", type=int, nargs="*", default=[], metavar="P",
                         help="also mosaic fills of P-code-pixel patches (8 px each), k = 16 and 8")  # fmt: skip
+    parser.add_argument("--mosaic-only", action="store_true",
+                        help="only the identity, the model at k = 64, the mosaic fills and the peer")  # fmt: skip
     args = parser.parse_args()
     content_paths, style_paths = demo_contents()[: args.contents], demo_styles()[: args.styles]
     contents = square_batch([load_image(p) for p in content_paths], args.size)
     styles = square_batch([load_image(p) for p in style_paths], args.size)
     stylizer = Stylizer.load(None)
     plain = ModelMethod(stylizer, "model", 64)
-    methods: list = [IdentityMethod(), plain, ModelMethod(stylizer, "model", 16), ModelMethod(stylizer, "model", 4)]
-    methods += [StyleFill(stylizer, k, scramble) for scramble in (False, True) for k in (32, 16, 8)]
+    methods: list = [IdentityMethod(), plain]
+    if not args.mosaic_only:
+        methods += [ModelMethod(stylizer, "model", 16), ModelMethod(stylizer, "model", 4)]
+        methods += [StyleFill(stylizer, k, scramble) for scramble in (False, True) for k in (32, 16, 8)]
     methods += [StyleFill(stylizer, k, mosaic=patch) for patch in args.mosaic for k in (16, 8)]
-    methods += [BlendWithStyle(plain, alpha) for alpha in (0.25, 0.5)]
+    if not args.mosaic_only:
+        methods += [BlendWithStyle(plain, alpha) for alpha in (0.25, 0.5)]
     methods.append(PeerMethod())
     judge = load_feature_network("efficientnet-lite2")
     evaluation = run_evaluation(methods, contents, styles, [p.stem for p in content_paths],

@@ -1,7 +1,7 @@
 """Quality and time of `--refine N` beside the one-pass transfer, Gatys and the peer, in one run.
 
     python scripts/refine_table.py [--steps 0 5 10 20 30 40 50] [--contents 8] [--styles 4] [--size 512]
-                                   [--ablation 20] [--gatys-iterations 100] [--model RUN_DIR]
+                                   [--ablation 20] [--gatys-iterations 100] [--model RUN_DIR] [--once N]
                                    [--out docs/results/quality/refine]
 
 The bundled model (or `--model`'s) on the held-out demo pairs (the first `--contents` contents x the first
@@ -10,17 +10,23 @@ by what the search does not optimise: EfficientNet-Lite2's Gram distance and the
 search follows Lite0 and pixel colours), colour, content, grey SSIM, and seconds per image on this machine.
 `--ablation N` adds N-step rows without the norm offsets (codes per layer only), without the per-layer codes
 either (one shared code) and with the first release's settings (one shared code, 256-px working size, lr 0.1).
+`--once N` adds rows that refine each style once, N steps, on a probe instead of each photo, then transfer every
+photo with that refined style in one pass (as a video does): probes are the style picture itself, one
+training-source photo (scikit-image's coffee), and three of them in turn (N/3 steps each). Their closeness to the
+per-photo rows says how much of the search's answer belongs to the style rather than to the photo.
 Writes OUT/README.md (the table) and OUT/metrics.json (every row). Pick N by the Lite2 and filter-bank columns.
 """
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from waestyle.core.bundled import demo_contents, demo_styles
-from waestyle.data.images import load_image
+from waestyle.data.images import load_image, tensor_to_pil
 from waestyle.evaluation.methods import GatysMethod, IdentityMethod, ModelMethod, PeerMethod
 from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
@@ -32,6 +38,39 @@ COLUMNS = (("style_distance", "Lite2 style dist ↓", "{:.3f}"), ("texture_dista
            ("colour_distance", "colour dist ↓", "{:.3f}"), ("content_distance", "content dist ↓", "{:.3f}"),
            ("grey_ssim", "grey SSIM ↑", "{:.3f}"), ("style_ssim", "SSIM to style ↓", "{:.3f}"),
            ("seconds_per_image", "s / image", "{:.2f}"))  # fmt: skip
+PROBE_PHOTOS = ("coffee", "chelsea", "astronaut")  # scikit-image samples: a training source, not held out
+
+
+@dataclass
+class RefinedOnce:
+    """Each style refined once on `probes` (PIL images, `steps` split evenly among them, in turn; None: the
+    style picture itself), then every content transferred in one pass with the refined style."""
+
+    stylizer: Stylizer
+    label: str
+    steps: int
+    probes: tuple | None = None
+    content_dim = None
+
+    @property
+    def name(self) -> str:
+        return f"refined once per style on {self.label}, {self.steps} steps"
+
+    def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        refined = self.stylizer.style(style)
+        probes = self.probes or (tensor_to_pil(style[0]),)
+        for probe in probes:
+            refined = self.stylizer.refined_style(probe, refined, self.steps // len(probes))
+        return self.stylizer.transfer(contents, refined)
+
+    def reconstruct(self, images: torch.Tensor) -> None:
+        return None
+
+
+def probe_photos(names: tuple[str, ...]) -> tuple[Image.Image, ...]:
+    from skimage import data  # the test extra's scikit-image; only this option needs it
+
+    return tuple(Image.fromarray(getattr(data, name)()) for name in names)
 
 
 def main() -> None:
@@ -44,6 +83,7 @@ def main() -> None:
     parser.add_argument("--gatys-iterations", type=int, default=100, help="0 leaves Gatys out")
     parser.add_argument("--model", type=Path, default=None, help="a trained model's folder (default: the bundled)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/quality/refine"))
+    parser.add_argument("--once", type=int, default=0, help="steps of the refine-once-per-style rows (0: none)")
     args = parser.parse_args()
     content_paths, style_paths = demo_contents()[: args.contents], demo_styles()[: args.styles]
     contents = square_batch([load_image(p) for p in content_paths], args.size)
@@ -59,6 +99,12 @@ def main() -> None:
         methods += [ModelMethod(stylizer, "codes per layer, no norm offsets", None, codes),
                     ModelMethod(stylizer, "one shared code", None, shared),
                     ModelMethod(stylizer, "one shared code, 256 px, lr 0.1", None, first)]  # fmt: skip
+    if args.once:
+        photos = probe_photos(PROBE_PHOTOS)
+        three = f"three photos in turn ({', '.join(PROBE_PHOTOS)})"
+        methods += [RefinedOnce(stylizer, "the style picture", args.once),
+                    RefinedOnce(stylizer, f"one photo ({PROBE_PHOTOS[0]})", args.once, photos[:1]),
+                    RefinedOnce(stylizer, three, args.once, photos)]  # fmt: skip
     if args.gatys_iterations:
         methods.append(GatysMethod(load_feature_network(stylizer.config.features), iterations=args.gatys_iterations))
     methods.append(PeerMethod())

@@ -104,13 +104,15 @@ def test_the_environment_says_what_auto_means(monkeypatch, default_export):
         choose_backend(model, cpu, "auto", "auto")
 
 
-def test_export_and_transfer_from_the_command_line(tmp_path, capsys, spatial_model):
+def test_export_and_transfer_from_the_command_line(tmp_path, capsys, tiny_model):
+    """The command on the small global model (the spatial graphs are this module's fixture's: exporting one
+    costs ~25 s here)."""
     out = tmp_path / "onnx"
-    assert main(["export", "--model", str(spatial_model), "-o", str(out)]) == 0
+    assert main(["export", "--model", str(tiny_model), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "ONNX Runtime matches PyTorch" in printed
     assert all((out / name).is_file() for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR))
-    assert main(["export", "--model", str(spatial_model), "-o", str(out)]) == 1
+    assert main(["export", "--model", str(tiny_model), "-o", str(out)]) == 1
     assert "pass --overwrite" in capsys.readouterr().err
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 52, 3), dtype=np.uint8)).save(photo)
