@@ -239,7 +239,10 @@ def main() -> None:
     judge.add_argument("--refine", type=int, default=0, help="also per-pair refinement, N steps (0: none)")
     judge.add_argument("--out", type=Path, default=Path("runs/style-head/evaluation"))
     args = parser.parse_args()
-    train(args) if args.command == "train" else evaluate(args)
+    if args.command == "train":
+        train(args)
+    else:
+        evaluate(args)
 
 
 if __name__ == "__main__":
