@@ -23,7 +23,7 @@ import torch
 
 from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.data.images import load_image
-from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod
+from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod, TransferOnly
 from waestyle.evaluation.report import summarise, write_report
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network
@@ -43,13 +43,6 @@ def random_phase(code: torch.Tensor, seed: int = 0) -> torch.Tensor:
     noise = torch.randn(code.shape[-2:], generator=torch.Generator().manual_seed(seed))
     phase = torch.exp(1j * torch.angle(torch.fft.fft2(noise)))
     return torch.fft.ifft2(torch.fft.fft2(code - mean) * phase).real + mean
-
-
-class TransferOnly:
-    """Methods of this check make transfers only: no reconstruction rows."""
-
-    def reconstruct(self, images: torch.Tensor) -> None:
-        return None
 
 
 def patch_mosaic(code: torch.Tensor, size: tuple[int, int], patch: int, seed: int = 0) -> torch.Tensor:

@@ -27,7 +27,7 @@ from PIL import Image
 
 from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.data.images import load_image, tensor_to_pil
-from waestyle.evaluation.methods import GatysMethod, IdentityMethod, ModelMethod, PeerMethod
+from waestyle.evaluation.methods import GatysMethod, IdentityMethod, ModelMethod, PeerMethod, TransferOnly
 from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network
@@ -42,7 +42,7 @@ PROBE_PHOTOS = ("coffee", "chelsea", "astronaut")  # scikit-image samples: a tra
 
 
 @dataclass
-class RefinedOnce:
+class RefinedOnce(TransferOnly):
     """Each style refined once on `probes` (PIL images, `steps` split evenly among them, in turn; None: the
     style picture itself), then every content transferred in one pass with the refined style."""
 
@@ -62,9 +62,6 @@ class RefinedOnce:
         for probe in probes:
             refined = self.stylizer.refined_style(probe, refined, self.steps // len(probes))
         return self.stylizer.transfer(contents, refined)
-
-    def reconstruct(self, images: torch.Tensor) -> None:
-        return None
 
 
 def probe_photos(names: tuple[str, ...]) -> tuple[Image.Image, ...]:

@@ -33,7 +33,7 @@ from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.core.files import atomic_write_bytes
 from waestyle.data.folders import build_dataset
 from waestyle.data.images import load_image
-from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod
+from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod, TransferOnly
 from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network, load_loss_network
@@ -166,7 +166,7 @@ def save(head: StyleHead, optimizer: torch.optim.Optimizer, step: int, out: Path
 
 
 @dataclass
-class HeadMethod:
+class HeadMethod(TransferOnly):
     """The bundled model in one pass, each layer's code and norm offsets from the head."""
 
     stylizer: Stylizer
@@ -183,9 +183,6 @@ class HeadMethod:
         with torch.no_grad():
             codes, offsets = self.head(plain.latent.float())
         return self.stylizer.transfer(contents, Style(codes, plain.sources, plain.weights, offsets=offsets))
-
-    def reconstruct(self, images: torch.Tensor) -> None:
-        return None
 
 
 def evaluate(args: argparse.Namespace) -> None:

@@ -51,6 +51,13 @@ class ModelMethod:
         return _to_size(self.stylizer.reconstruct(images, content_dim=self.content_dim), images.shape[-2:])
 
 
+class TransferOnly:
+    """A method that makes transfers only (an evaluation writes no reconstruction rows for it)."""
+
+    def reconstruct(self, images: torch.Tensor) -> None:
+        return None
+
+
 class IdentityMethod:
     """Returns the content: perfect reconstruction, zero content distance, the starting style distance."""
 
