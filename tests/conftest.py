@@ -8,6 +8,9 @@ import pytest
 
 from waestyle.core.config import ModelConfig, TrainConfig
 from waestyle.data import samples
+from waestyle.stylize.onnx_backend import cached_export
+from waestyle.stylize.onnx_export import export_onnx
+from waestyle.stylize.stylizer import Stylizer
 from waestyle.training.loop import train
 
 
@@ -25,6 +28,14 @@ def private_onnx_cache(tmp_path_factory):
         patch.setenv("WAESTYLE_CACHE", str(tmp_path_factory.mktemp("waestyle-cache")))
         patch.setenv("WAESTYLE_BACKEND", "torch")
         yield
+
+
+@pytest.fixture(scope="session")
+def bundled_export(private_onnx_cache):
+    """(the bundled model in fp32, its graphs) exported once into the session's cache: each export costs ~25 s
+    here, so the ONNX tests and refinement's ONNX tests share this one."""
+    model = Stylizer.load(precision="fp32", backend="torch").model
+    return model, export_onnx(model, cached_export(model))
 
 
 @pytest.fixture(scope="session")

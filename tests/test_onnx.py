@@ -13,22 +13,15 @@ from waestyle.cli.main import main
 from waestyle.core.errors import WaestyleError
 from waestyle.stylize.networks import choose_backend
 from waestyle.stylize.onnx_backend import OnnxRuntimeNetworks, cached_export, default_backend, verify_export
-from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, export_onnx
+from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH
 from waestyle.stylize.stylizer import Stylizer
 
-
-@pytest.fixture(scope="module", autouse=True)
-def default_export(tmp_path_factory):
-    """The bundled model exported once, into a cache of this module's own (nothing is read from, or left in,
-    the user's): the backend tests then find it there, as a second run would."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WAESTYLE_CACHE", str(tmp_path_factory.mktemp("cache")))
-        model = Stylizer.load(precision="fp32", backend="torch").model
-        yield model, export_onnx(model, cached_export(model))
+# The bundled model's graphs, exported once into the session's cache (conftest), as a second run finds them.
+pytestmark = pytest.mark.usefixtures("bundled_export")
 
 
-def test_default_model_exports_and_matches_pytorch(default_export):
-    model, result = default_export
+def test_default_model_exports_and_matches_pytorch(bundled_export):
+    model, result = bundled_export
     for path in (result.style_graph, result.transfer_graph):
         onnx.checker.check_model(str(path), full_check=True)
     info = json.loads(result.sidecar.read_text())
@@ -44,8 +37,8 @@ def test_default_model_exports_and_matches_pytorch(default_export):
     assert info["transfer"]["styled_layers"] == model.decoder.styled_layers == networks.layers
 
 
-def test_graphs_of_another_export_format_are_refused_and_not_reused(tmp_path, default_export):
-    model, result = default_export
+def test_graphs_of_another_export_format_are_refused_and_not_reused(tmp_path, bundled_export):
+    model, result = bundled_export
     old = tmp_path / "old"
     shutil.copytree(result.folder, old)
     info = json.loads((old / SIDECAR).read_text())
@@ -82,10 +75,10 @@ def test_backend_choice():
         Stylizer.load(backend="tensorrt")
 
 
-def test_the_environment_says_what_auto_means(monkeypatch, default_export):
-    model, _ = default_export
+def test_the_environment_says_what_auto_means(monkeypatch, bundled_export):
+    model, _ = bundled_export
     cpu = torch.device("cpu")
-    monkeypatch.setenv("WAESTYLE_BACKEND", "onnxruntime")  # its graphs are in this module's cache
+    monkeypatch.setenv("WAESTYLE_BACKEND", "onnxruntime")  # its graphs are in the session's cache
     assert choose_backend(model, cpu, "auto", "auto") == "onnxruntime"
     assert choose_backend(model, cpu, "torch", "auto") == "torch"  # an explicit choice wins
     monkeypatch.setenv("WAESTYLE_BACKEND", "torch")
@@ -108,7 +101,7 @@ def test_export_and_transfer_from_the_command_line(tmp_path, capsys, tiny_model)
     assert "pass --overwrite" in capsys.readouterr().err
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 52, 3), dtype=np.uint8)).save(photo)
-    for backend in ("onnxruntime", "torch"):  # the bundled model: its graphs are in this module's cache
+    for backend in ("onnxruntime", "torch"):  # the bundled model: its graphs are in the session's cache
         target = tmp_path / f"{backend}.png"
         argv = ["transfer", photo, photo, "-o", target, "--backend", backend]
         assert main([str(a) for a in argv]) == 0

@@ -89,11 +89,17 @@ def test_refinement_without_a_style_image_is_refused_clearly(stylizer, pictures)
         stylizer.transfer(pictures[0], stylizer.style(stylizer.random_style(1)), refine=2)
 
 
-def test_the_onnx_runtime_backend_refines_with_pytorch(stylizer, spatial_model, pictures):
+@pytest.fixture(scope="module")
+def bundled(bundled_export):
+    """The bundled model in PyTorch (fp32) and on its graphs (the session's one export, see conftest)."""
+    return Stylizer.load(precision="fp32", backend="torch"), Stylizer.load(backend="onnxruntime")
+
+
+def test_the_onnx_runtime_backend_refines_with_pytorch(bundled, pictures):
     """The search runs in PyTorch; codes and norm offsets decode in the graph. One `Style` for both: Adam's first
     steps follow the gradients' signs, so a z_s from another backend (1e-6 apart) can end elsewhere."""
+    stylizer, onnx = bundled
     content, style = pictures[0], stylizer.style(pictures[1])
-    onnx = Stylizer.load(spatial_model, backend="onnxruntime")
     assert onnx.backend == "onnxruntime"
     for refine in (3, RefineSettings(steps=3, offsets=False), RefineSettings(steps=3, per_layer=False, offsets=False)):
         ours = pil_to_tensor(onnx.transfer(content, style, refine=refine))
@@ -147,8 +153,8 @@ def test_a_refined_style_is_reused_without_a_new_search_and_can_be_refined_again
     assert again.latent.shape == refined.latent.shape and not torch.equal(again.latent, refined.latent)
 
 
-def test_the_onnx_graph_decodes_per_layer_codes_and_offsets_as_pytorch_does(stylizer, spatial_model, pictures):
-    onnx = Stylizer.load(spatial_model, backend="onnxruntime")
+def test_the_onnx_graph_decodes_per_layer_codes_and_offsets_as_pytorch_does(bundled, pictures):
+    stylizer, onnx = bundled
     assert onnx.networks.onnx.layers == stylizer.model.decoder.styled_layers
     with_offsets = stylizer.refined_style(pictures[0], stylizer.style(pictures[1]), 3)
     codes = replace(with_offsets, offsets=None)
