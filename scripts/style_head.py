@@ -38,7 +38,7 @@ from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network, load_loss_network
 from waestyle.features.distances import content_distance
-from waestyle.features.style_statistics import load_style_loss
+from waestyle.features.style_statistics import StyleStatistics, load_style_loss
 from waestyle.stylize.controls import Style
 from waestyle.stylize.refine import CONTENT_NETWORK, REFINE_LOSS, RefineSettings
 from waestyle.stylize.stylizer import Stylizer
@@ -49,26 +49,58 @@ CONTENT_SIDE, STYLE_SIDE = 128, 256  # as the search: the photo at 128 px, the s
 
 
 class StyleHead(nn.Module):
-    """z_s (B, d) -> (per-layer codes (B, layers, d), norm offsets [(B, 2 x channels)] per styled layer)."""
+    """z_s (B, d) -> (per-layer codes (B, layers, d), norm offsets [(B, 2 x channels)] per styled layer).
 
-    def __init__(self, style_dim: int, sizes: list[int], hidden: int = 512):
+    With `statistics_dim` > 0 it also reads the style's own statistics under the refinement's loss (each
+    layer's per-channel mean and deviation, the colours' second moments: `statistics_vector`), standardised by
+    the training styles' spread: what the search aims at, where z_s is 64 numbers distilled from other ones."""
+
+    def __init__(self, style_dim: int, sizes: list[int], hidden: int = 512, statistics_dim: int = 0):
         super().__init__()
-        self.style_dim, self.sizes = style_dim, list(sizes)
+        self.style_dim, self.sizes, self.statistics_dim = style_dim, list(sizes), statistics_dim
         outputs = len(self.sizes) * style_dim + sum(self.sizes)
-        self.net = nn.Sequential(nn.Linear(style_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, outputs))  # fmt: skip
+        self.net = nn.Sequential(nn.Linear(style_dim + statistics_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
+                                 nn.SiLU(), nn.Linear(hidden, outputs))  # fmt: skip
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
+        if statistics_dim:
+            self.register_buffer("statistics_mean", torch.zeros(statistics_dim))
+            self.register_buffer("statistics_std", torch.ones(statistics_dim))
 
-    def forward(self, z_style: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        out = self.net(z_style)
+    def fit_standardisation(self, vectors: torch.Tensor) -> None:
+        """Centre and scale each statistic by its spread over training styles (N, statistics_dim)."""
+        self.statistics_mean.copy_(vectors.mean(0))
+        self.statistics_std.copy_(vectors.std(0).clamp_min(1e-6))
+
+    def forward(self, z_style: torch.Tensor, statistics: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
+        inputs = z_style
+        if self.statistics_dim:
+            standard = ((statistics - self.statistics_mean) / self.statistics_std).clamp(-5, 5)
+            inputs = torch.cat([z_style, standard], dim=1)
+        out = self.net(inputs)
         layers = len(self.sizes)
         codes = z_style[:, None] + out[:, : layers * self.style_dim].view(-1, layers, self.style_dim)
         return codes, list(out[:, layers * self.style_dim :].split(self.sizes, dim=1))
 
 
-def head_for(stylizer: Stylizer) -> StyleHead:
-    return StyleHead(stylizer.config.style_dim, stylizer.model.decoder.modulation_sizes())
+def statistics_vector(statistics: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(B, D): the compact part of a style's statistics (every layer's moments, the colours' Gram), the head's
+    second input; the feature Gram matrices (21k numbers) are left to z_s."""
+    keys = sorted(k for k in statistics if k.endswith("/moments") or k.endswith("rgb/gram"))
+    return torch.cat([statistics[k].float() for k in keys], dim=1)
+
+
+def head_for(stylizer: Stylizer, statistics_dim: int = 0) -> StyleHead:
+    return StyleHead(stylizer.config.style_dim, stylizer.model.decoder.modulation_sizes(),
+                     statistics_dim=statistics_dim)  # fmt: skip
+
+
+def load_head(stylizer: Stylizer, folder: Path) -> tuple[StyleHead, int]:
+    """(the head saved in `folder`, its step)."""
+    meta = json.loads((folder / "head.json").read_text())
+    head = head_for(stylizer, meta.get("statistics_dim", 0))
+    head.load_state_dict(load_file(folder / "head.safetensors"))
+    return head.eval(), meta["step"]
 
 
 class Objective:
@@ -90,7 +122,7 @@ class Objective:
             photo = self.content_net(contents, (self.layer,))[self.layer]
             plain = self.model.decode(z_content, z_style)
             start = self.stats.distance(self.stats.statistics(plain), target).clamp_min(1e-8)
-        codes, offsets = head(z_style)
+        codes, offsets = head(z_style, statistics_vector(target) if head.statistics_dim else None)
         decoded = self.model.decode(z_content, codes, None, offsets)
         maps: dict = {}
         style = self.stats.distance(self.stats.statistics(decoded, maps), target)
@@ -112,7 +144,11 @@ def train(args: argparse.Namespace) -> None:
     for parameter in stylizer.model.parameters():
         parameter.requires_grad_(False)
     stylizer.model.eval()
-    head = head_for(stylizer)
+    objective = Objective(stylizer)
+    probe = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
+    head = head_for(stylizer, statistics_dim)
     optimizer = torch.optim.Adam(head.parameters(), lr=args.lr)
     args.out.mkdir(parents=True, exist_ok=True)
     start = 0
@@ -131,7 +167,8 @@ def train(args: argparse.Namespace) -> None:
     style_batches = DeviceBatches(train_styles, STYLE_SIDE, args.batch_size, args.seed + 1, start, args.steps, place)
     check = (DeviceBatches(photos, CONTENT_SIDE, 16, 99, 0, 1, place, augment=False).batch(0),
              DeviceBatches(held_styles, STYLE_SIDE, 16, 98, 0, 1, place, augment=False).batch(0))  # fmt: skip
-    objective = Objective(stylizer)
+    if statistics_dim and start == 0:
+        head.fit_standardisation(training_statistics(objective, train_styles, place))
     log = open(args.out / "log.csv", "a")
     if start == 0:
         log.write("step,loss,style_ratio,content,held_style_ratio,held_content\n")
@@ -154,12 +191,21 @@ def train(args: argparse.Namespace) -> None:
         log.flush()
 
 
+@torch.no_grad()
+def training_statistics(objective: "Objective", styles: torch.Tensor, place: Distributed, count: int = 512):
+    """(N, D) statistics vectors of up to `count` training styles, as the encoder reads them (no augmentation)."""
+    batches = DeviceBatches(styles[:count], STYLE_SIDE, 32, 0, 0, math.ceil(min(count, len(styles)) / 32), place,
+                            augment=False)  # fmt: skip
+    return torch.cat([statistics_vector(objective.stats.statistics(b)) for b in tqdm(batches, desc="statistics")])
+
+
 def save(head: StyleHead, optimizer: torch.optim.Optimizer, step: int, out: Path) -> None:
     """The head's weights (safetensors) and a resumable checkpoint, each written whole or not at all."""
     tensors = {k: v.contiguous() for k, v in head.state_dict().items()}
     save_file(tensors, out / "head.safetensors.tmp")
     (out / "head.safetensors.tmp").replace(out / "head.safetensors")
-    (out / "head.json").write_text(json.dumps({"step": step, "sizes": head.sizes, "style_dim": head.style_dim}))
+    meta = {"step": step, "sizes": head.sizes, "style_dim": head.style_dim, "statistics_dim": head.statistics_dim}
+    atomic_write_bytes(out / "head.json", json.dumps(meta).encode())
     buffer = io.BytesIO()
     torch.save({"head": head.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, buffer)
     atomic_write_bytes(out / "checkpoint.pt", buffer.getvalue())
@@ -172,6 +218,7 @@ class HeadMethod(TransferOnly):
     stylizer: Stylizer
     head: StyleHead
     label: str
+    stats: StyleStatistics | None = None
     content_dim = None
 
     @property
@@ -181,7 +228,11 @@ class HeadMethod(TransferOnly):
     def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         plain = self.stylizer.style(style)
         with torch.no_grad():
-            codes, offsets = self.head(plain.latent.float())
+            statistics = None
+            if self.head.statistics_dim:  # the style as the encoder read it (256 px), as in training
+                self.stats = self.stats or load_style_loss(REFINE_LOSS)
+                statistics = statistics_vector(self.stats.statistics(plain.sources[0].float()))
+            codes, offsets = self.head(plain.latent.float(), statistics)
         return self.stylizer.transfer(contents, Style(codes, plain.sources, plain.weights, offsets=offsets))
 
 
@@ -192,10 +243,8 @@ def evaluate(args: argparse.Namespace) -> None:
     stylizer = Stylizer.load(None)
     methods: list = [IdentityMethod(), ModelMethod(stylizer, "waestyle default (one pass)")]
     for folder in args.head:
-        head = head_for(stylizer)
-        head.load_state_dict(load_file(folder / "head.safetensors"))
-        step = json.loads((folder / "head.json").read_text())["step"]
-        methods.append(HeadMethod(stylizer, head.eval(), f"one pass with the style head ({folder.name}, step {step})"))
+        head, step = load_head(stylizer, folder)
+        methods.append(HeadMethod(stylizer, head, f"one pass with the style head ({folder.name}, step {step})"))
     if args.refine:
         methods.append(ModelMethod(stylizer, "waestyle default", None, args.refine))
     methods.append(PeerMethod())
@@ -228,6 +277,7 @@ def main() -> None:
     fit.add_argument("--check-every", type=int, default=250)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--resume", action="store_true")
+    fit.add_argument("--statistics", action="store_true", help="the head also reads the style's statistics")
     judge = commands.add_parser("evaluate")
     judge.add_argument("--head", type=Path, nargs="+", default=[Path("runs/style-head")])
     judge.add_argument("--contents", type=int, default=8)
