@@ -36,11 +36,10 @@ from waestyle.data.images import load_image
 from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod, TransferOnly
 from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
-from waestyle.features import load_feature_network, load_loss_network
-from waestyle.features.distances import content_distance
+from waestyle.features import load_feature_network
 from waestyle.features.style_statistics import StyleStatistics, load_style_loss
 from waestyle.stylize.controls import Style
-from waestyle.stylize.refine import CONTENT_NETWORK, REFINE_LOSS, RefineSettings
+from waestyle.stylize.refine import REFINE_LOSS, Refiner, RefineSettings
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.training.device_data import DeviceBatches, load_to_device, stored_side
 from waestyle.training.distributed import Distributed
@@ -104,38 +103,26 @@ def load_head(stylizer: Stylizer, folder: Path) -> tuple[StyleHead, int]:
 
 
 class Objective:
-    """The refinement's objective (stylize/refine.py), batched: each pair's style distance over the one-pass
-    model's (no head, no gradient), so every style counts alike. (The log of the distance, tried first, rewards
-    pushing an already close pair ever closer without bound: the penalties grew and training diverged.)"""
+    """The refinement's objective (stylize/refine.py `Refiner.terms`), on a batch of pairs: each pair's style
+    distance over the one-pass model's (no head, no gradient), so every style counts alike. (The log of the
+    distance, tried first, rewards pushing an already close pair ever closer without bound: the penalties grew
+    and training diverged.)"""
 
     def __init__(self, stylizer: Stylizer, settings: RefineSettings | None = None):
         self.model, self.settings = stylizer.model, settings or RefineSettings()
-        self.stats = load_style_loss(REFINE_LOSS)
-        self.content_net = load_loss_network(CONTENT_NETWORK)
-        self.layer = self.content_net.content_layer
+        self.refiner = Refiner(stylizer.model, torch.device("cpu"))
+        self.stats = self.refiner.stats
 
     def __call__(self, head: StyleHead, contents: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
+        refiner, size = self.refiner, tuple(contents.shape[-2:])
         with torch.no_grad():
             z_style = self.model.encode_style(styles)
             target = self.stats.statistics(styles)
             z_content = self.model.encode_content(contents)
-            photo = self.content_net(contents, (self.layer,))[self.layer]
-            plain = self.model.decode(z_content, z_style)
-            start = self.stats.distance(self.stats.statistics(plain), target).clamp_min(1e-8)
+            photo = refiner.content_map(contents)
+            _, start = refiner.terms(z_style, z_content, size, photo, target, self.settings, None)
         codes, offsets = head(z_style, statistics_vector(target) if head.statistics_dim else None)
-        decoded = self.model.decode(z_content, codes, None, offsets)
-        maps: dict = {}
-        style = self.stats.distance(self.stats.statistics(decoded, maps), target)
-        shared = maps.get(CONTENT_NETWORK, {}).get(self.layer)
-        if shared is None:
-            shared = self.content_net(decoded, (self.layer,))[self.layer]
-        content = content_distance(shared, photo)
-        prior = (codes.norm(dim=-1) - codes.shape[-1] ** 0.5).pow(2).mean() / codes.shape[-1]
-        offset = torch.stack([o.pow(2).mean() for o in offsets]).mean()
-        s = self.settings
-        loss = (style / start).mean() + s.content_weight * content + s.prior_weight * prior
-        loss = loss + s.offset_weight * offset
-        return {"loss": loss, "style": (style / start).mean(), "content": content, "prior": prior, "offset": offset}
+        return refiner.terms(codes, z_content, size, photo, target, self.settings, None, start, offsets)[0]
 
 
 def train(args: argparse.Namespace) -> None:

@@ -38,13 +38,35 @@ def test_the_search_lowers_its_objective(stylizer, pictures):
     assert [o.shape[1] for o in offsets] == stylizer.model.decoder.modulation_sizes()
     with torch.no_grad():
         z_content = keep_content(stylizer.config, stylizer.model.encode_content(work), None)
-        photo = refiner._content_map(work)
+        photo = refiner.content_map(work)
         size = tuple(work.shape[-2:])
         zeros = [torch.zeros_like(o) for o in offsets]
         before, start = refiner.objective(z_style, z_content, size, photo, target, settings, None, None, zeros)
         after, _ = refiner.objective(refined, z_content, size, photo, target, settings, None, start, offsets)
     assert after < before and not torch.equal(refined, z_style)
     assert all(o.abs().max() > 0 for o in offsets)  # every layer's scale and shift moved
+
+
+def test_a_batch_weighs_each_image_by_its_own_start(stylizer, pictures):
+    """Batched terms (what scripts/style_head.py learns the search with): each image's style distance over its
+    own at the start, averaged; the same numbers as each image alone."""
+    stylizer.transfer(pictures[0], pictures[1], refine=1)  # loads the refiner
+    refiner, model, settings = stylizer._refiner, stylizer.model, RefineSettings(steps=1)
+    contents = torch.stack([pil_to_tensor(p.resize((32, 32))) for p in pictures[:2]])
+    styles = torch.stack([pil_to_tensor(p.resize((48, 48))) for p in pictures[1:]])
+    with torch.no_grad():
+        z_content, z_style = model.encode_content(contents), model.encode_style(styles)
+        target, photo = refiner.stats.statistics(styles), refiner.content_map(contents)
+        moved = z_style + 0.5 * torch.randn(z_style.shape, generator=torch.Generator().manual_seed(0))
+        _, start = refiner.terms(z_style, z_content, (32, 32), photo, target, settings, None)
+        batch, _ = refiner.terms(moved, z_content, (32, 32), photo, target, settings, None, start)
+        alone = [
+            refiner.terms(moved[i : i + 1], z_content[i : i + 1], (32, 32), photo[i : i + 1],
+                          {k: v[i : i + 1] for k, v in target.items()}, settings, None, start[i : i + 1])[0]["style"]
+            for i in range(2)
+        ]  # fmt: skip
+    assert start.shape == (2,) and batch["style"].item() != 1.0
+    assert torch.allclose(batch["style"], torch.stack(alone).mean(), rtol=1e-4)
 
 
 def test_zero_steps_is_todays_output_and_a_refinement_repeats(stylizer, pictures):

@@ -110,7 +110,7 @@ class Refiner:
         with torch.no_grad():
             padded = pad_to_stride(small, config.content_stride) if config.arch == "spatial" else small
             z_content = keep_content(config, self.model.encode_content(padded.to(dtype)), content_dim)
-            photo = self._content_map(small)
+            photo = self.content_map(small)
         z = z_style.detach().float().clone().requires_grad_(True)
         moved = [o.detach().float().clone().requires_grad_(True) for o in offsets] if searched else []
         groups = [{"params": [z], "lr": settings.lr}] + ([{"params": moved, "lr": settings.offset_lr}] if moved else [])
@@ -130,21 +130,33 @@ class Refiner:
     def objective(self, z: torch.Tensor, z_content: torch.Tensor, size: tuple[int, int], photo: torch.Tensor,
                   target: dict, settings: RefineSettings, content_dim: int | None, start: torch.Tensor | None = None,
                   offsets: Offsets = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        """(loss, the style distance at the start) for the code `z` (and norm offsets); the search's objective,
-        also for tests."""
+        """(loss, each image's style distance at the start) for the code `z` (and norm offsets); the search's
+        objective, also for tests."""
+        terms, start = self.terms(z, z_content, size, photo, target, settings, content_dim, start, offsets)
+        return terms["loss"], start
+
+    def terms(self, z: torch.Tensor, z_content: torch.Tensor, size: tuple[int, int], photo: torch.Tensor,
+              target: dict, settings: RefineSettings, content_dim: int | None, start: torch.Tensor | None = None,
+              offsets: Offsets = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:  # fmt: skip
+        """({"loss", "style", "content", "prior", "offset"}, start): the objective and its parts for a batch.
+        Each image's style distance counts over its own at the start (`start`, (B,); None: this call's), so every
+        style weighs alike when a batch holds several (scripts/style_head.py learns the search that way)."""
         dtype = next(self.model.decoder.parameters()).dtype
         decoded = self.model.decode(z_content, z.to(dtype), content_dim, offsets)[..., : size[0], : size[1]].float()
         maps: dict = {}
-        style = self.stats.distance(self.stats.statistics(decoded, maps), target).mean()
+        style = self.stats.distance(self.stats.statistics(decoded, maps), target)
         start = style.detach().clamp_min(1e-8) if start is None else start
+        ratio = (style / start).mean()
         layer = self.content_net.content_layer
         shared = maps.get(CONTENT_NETWORK, {}).get(layer)  # the style loss's pass may hold it already
-        content = content_distance(shared if shared is not None else self._content_map(decoded), photo)
+        content = content_distance(shared if shared is not None else self.content_map(decoded), photo)
         prior = (z.norm(dim=-1) - z.shape[-1] ** 0.5).pow(2).mean() / z.shape[-1]  # per row of a per-layer code
-        loss = style / start + settings.content_weight * content + settings.prior_weight * prior
+        offset = torch.zeros((), device=ratio.device)
         if offsets is not None and settings.offsets:
-            loss = loss + settings.offset_weight * torch.stack([o.pow(2).mean() for o in offsets]).mean()
-        return loss, start
+            offset = torch.stack([o.pow(2).mean() for o in offsets]).mean()
+        weights = settings
+        loss = ratio + weights.content_weight * content + weights.prior_weight * prior + weights.offset_weight * offset
+        return {"loss": loss, "style": ratio, "content": content, "prior": prior, "offset": offset}, start
 
-    def _content_map(self, images: torch.Tensor) -> torch.Tensor:
+    def content_map(self, images: torch.Tensor) -> torch.Tensor:
         return self.content_net(images, (self.content_net.content_layer,))[self.content_net.content_layer]
