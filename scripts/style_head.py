@@ -1,44 +1,43 @@
 """Amortised refinement: learn, once, the search that `--refine` runs per style, on the frozen bundled model.
 
-    python scripts/style_head.py train [--data runs/data256] [--steps 4000] [--out runs/style-head] [--resume]
-    python scripts/style_head.py evaluate [--head runs/style-head] [--out docs/results/quality/style-head]
+    python scripts/style_head.py train --statistics [--data runs/data256] [--steps 2000] [--out runs/style-head]
+    python scripts/style_head.py evaluate --head runs/style-head [--styles 8] [--out runs/style-head/evaluation]
+    python scripts/style_head.py attach --head runs/style-head --model src/waestyle/assets/model
 
 Refining each style once on three unrelated photos transfers to any photo as well as per-pair refinement
 (docs/results/quality/refine/once.md): the search's answer, per-layer codes and per-channel norm offsets,
-belongs to the style. So a small network (`StyleHead`) maps the style latent z_s to that answer, trained with
-the refinement's own objective (log of the Lite0-moments-and-colours style distance, Lite0 content distance,
-the prior-shell and offset penalties) through the frozen decoder, on training-source photos and styles at
-128 px. Its last layer starts at zero: at step 0 the head gives back z_s and no offsets, the one-pass model.
+belongs to the style. So a small network (waestyle.models.style_head.StyleHead) maps the style latent z_s and,
+with `--statistics`, the style's own statistics to that answer, trained with the refinement's own objective
+(`Refiner.terms`: each pair's style distance over the one-pass model's, the Lite0 content distance, the
+prior-shell and offset penalties) through the frozen decoder, on training-source photos at 128 px and styles at
+256 px. Its last layer starts at zero: at step 0 the head gives back z_s and no offsets, the one-pass model.
 The method stays the research's: z_s from the frozen network's statistics, swapped for transfer; the head
 only decides how each decoder layer reads it.
 
 `train` holds out 5 % of the styles to report the objective on; `evaluate` judges the one-pass transfer with
-the head against the model without it, refinement once per style and the peer, on the held-out demo pairs at
-512 px, by Lite2 and the filter bank, in one run.
+each head against the model without one (and per-pair refinement, `--refine N`) and the peer, on the held-out
+demo pairs at 512 px, by Lite2 and the filter bank, in one run; `attach` writes a head into a model folder.
 """
 
 import argparse
 import io
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
+from safetensors.torch import load_file
 from tqdm import tqdm
 
 from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.core.files import atomic_write_bytes
 from waestyle.data.folders import build_dataset
 from waestyle.data.images import load_image
-from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod, TransferOnly
+from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod
 from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network
-from waestyle.features.style_statistics import StyleStatistics, load_style_loss
-from waestyle.stylize.controls import Style
+from waestyle.models.style_head import StyleHead, load_style_head, save_style_head, statistics_vector
 from waestyle.stylize.refine import REFINE_LOSS, Refiner, RefineSettings
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.training.device_data import DeviceBatches, load_to_device, stored_side
@@ -47,57 +46,18 @@ from waestyle.training.distributed import Distributed
 CONTENT_SIDE, STYLE_SIDE = 128, 256  # as the search: the photo at 128 px, the style as the encoder reads it
 
 
-class StyleHead(nn.Module):
-    """z_s (B, d) -> (per-layer codes (B, layers, d), norm offsets [(B, 2 x channels)] per styled layer).
-
-    With `statistics_dim` > 0 it also reads the style's own statistics under the refinement's loss (each
-    layer's per-channel mean and deviation, the colours' second moments: `statistics_vector`), standardised by
-    the training styles' spread: what the search aims at, where z_s is 64 numbers distilled from other ones."""
-
-    def __init__(self, style_dim: int, sizes: list[int], hidden: int = 512, statistics_dim: int = 0):
-        super().__init__()
-        self.style_dim, self.sizes, self.statistics_dim = style_dim, list(sizes), statistics_dim
-        outputs = len(self.sizes) * style_dim + sum(self.sizes)
-        self.net = nn.Sequential(nn.Linear(style_dim + statistics_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
-                                 nn.SiLU(), nn.Linear(hidden, outputs))  # fmt: skip
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
-        if statistics_dim:
-            self.register_buffer("statistics_mean", torch.zeros(statistics_dim))
-            self.register_buffer("statistics_std", torch.ones(statistics_dim))
-
-    def fit_standardisation(self, vectors: torch.Tensor) -> None:
-        """Centre and scale each statistic by its spread over training styles (N, statistics_dim)."""
-        self.statistics_mean.copy_(vectors.mean(0))
-        self.statistics_std.copy_(vectors.std(0).clamp_min(1e-6))
-
-    def forward(self, z_style: torch.Tensor, statistics: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
-        inputs = z_style
-        if self.statistics_dim:
-            standard = ((statistics - self.statistics_mean) / self.statistics_std).clamp(-5, 5)
-            inputs = torch.cat([z_style, standard], dim=1)
-        out = self.net(inputs)
-        layers = len(self.sizes)
-        codes = z_style[:, None] + out[:, : layers * self.style_dim].view(-1, layers, self.style_dim)
-        return codes, list(out[:, layers * self.style_dim :].split(self.sizes, dim=1))
-
-
-def statistics_vector(statistics: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(B, D): the compact part of a style's statistics (every layer's moments, the colours' Gram), the head's
-    second input; the feature Gram matrices (21k numbers) are left to z_s."""
-    keys = sorted(k for k in statistics if k.endswith("/moments") or k.endswith("rgb/gram"))
-    return torch.cat([statistics[k].float() for k in keys], dim=1)
-
-
 def head_for(stylizer: Stylizer, statistics_dim: int = 0) -> StyleHead:
     return StyleHead(stylizer.config.style_dim, stylizer.model.decoder.modulation_sizes(),
-                     statistics_dim=statistics_dim)  # fmt: skip
+                     statistics_dim=statistics_dim, loss=REFINE_LOSS if statistics_dim else "")  # fmt: skip
 
 
-def load_head(stylizer: Stylizer, folder: Path) -> tuple[StyleHead, int]:
-    """(the head saved in `folder`, its step)."""
+def load_head(folder: Path) -> tuple[StyleHead, int]:
+    """(the head saved in `folder`, its step); also the first runs' head.safetensors + head.json."""
+    found = load_style_head(folder)
+    if found is not None:
+        return found[0], found[1]["step"]
     meta = json.loads((folder / "head.json").read_text())
-    head = head_for(stylizer, meta.get("statistics_dim", 0))
+    head = StyleHead(meta["style_dim"], meta["sizes"], statistics_dim=meta.get("statistics_dim", 0), loss=REFINE_LOSS)
     head.load_state_dict(load_file(folder / "head.safetensors"))
     return head.eval(), meta["step"]
 
@@ -187,53 +147,33 @@ def training_statistics(objective: "Objective", styles: torch.Tensor, place: Dis
 
 
 def save(head: StyleHead, optimizer: torch.optim.Optimizer, step: int, out: Path) -> None:
-    """The head's weights (safetensors) and a resumable checkpoint, each written whole or not at all."""
-    tensors = {k: v.contiguous() for k, v in head.state_dict().items()}
-    save_file(tensors, out / "head.safetensors.tmp")
-    (out / "head.safetensors.tmp").replace(out / "head.safetensors")
-    meta = {"step": step, "sizes": head.sizes, "style_dim": head.style_dim, "statistics_dim": head.statistics_dim}
-    atomic_write_bytes(out / "head.json", json.dumps(meta).encode())
+    """The head (style_head.safetensors, as a model folder holds it) and a resumable checkpoint, each written
+    whole or not at all."""
+    save_style_head(head, out, step)
     buffer = io.BytesIO()
     torch.save({"head": head.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, buffer)
     atomic_write_bytes(out / "checkpoint.pt", buffer.getvalue())
 
 
-@dataclass
-class HeadMethod(TransferOnly):
-    """The bundled model in one pass, each layer's code and norm offsets from the head."""
-
-    stylizer: Stylizer
-    head: StyleHead
-    label: str
-    stats: StyleStatistics | None = None
-    content_dim = None
-
-    @property
-    def name(self) -> str:
-        return self.label
-
-    def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        plain = self.stylizer.style(style)
-        with torch.no_grad():
-            statistics = None
-            if self.head.statistics_dim:  # the style as the encoder read it (256 px), as in training
-                self.stats = self.stats or load_style_loss(REFINE_LOSS)
-                statistics = statistics_vector(self.stats.statistics(plain.sources[0].float()))
-            codes, offsets = self.head(plain.latent.float(), statistics)
-        return self.stylizer.transfer(contents, Style(codes, plain.sources, plain.weights, offsets=offsets))
+def headed(head: StyleHead | None) -> Stylizer:
+    """The bundled model reading styles through `head` (None: z_s alone, as before the head)."""
+    plain = Stylizer.load(None, style_head=False)
+    if head is None:
+        return plain
+    return Stylizer(plain.model, plain.device, backend=plain.backend, style_head=head)
 
 
 def evaluate(args: argparse.Namespace) -> None:
     content_paths, style_paths = demo_contents()[: args.contents], demo_styles()[: args.styles]
     contents = square_batch([load_image(p) for p in content_paths], args.size)
     styles = square_batch([load_image(p) for p in style_paths], args.size)
-    stylizer = Stylizer.load(None)
-    methods: list = [IdentityMethod(), ModelMethod(stylizer, "waestyle default (one pass)")]
+    plain = headed(None)
+    methods: list = [IdentityMethod(), ModelMethod(plain, "waestyle one pass, z_s alone (no style head)")]
     for folder in args.head:
-        head, step = load_head(stylizer, folder)
-        methods.append(HeadMethod(stylizer, head, f"one pass with the style head ({folder.name}, step {step})"))
+        head, step = load_head(folder)
+        methods.append(ModelMethod(headed(head), f"one pass with the style head ({folder.name}, step {step})"))
     if args.refine:
-        methods.append(ModelMethod(stylizer, "waestyle default", None, args.refine))
+        methods.append(ModelMethod(plain, "waestyle, z_s alone", None, args.refine))
     methods.append(PeerMethod())
     evaluation = run_evaluation(methods, contents, styles, [p.stem for p in content_paths],
                                 [p.stem for p in style_paths], load_feature_network("efficientnet-lite2"))  # fmt: skip
@@ -250,6 +190,17 @@ def evaluate(args: argparse.Namespace) -> None:
         lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def attach(args: argparse.Namespace) -> None:
+    """Write the head into a model folder (float16: half the file; outputs move by < 1e-3), so Stylizer.load
+    reads every style through it."""
+    head, step = load_head(args.head)
+    stylizer = Stylizer.load(args.model, style_head=False)
+    if head.sizes != stylizer.model.decoder.modulation_sizes():
+        raise SystemExit(f"{args.head}: this head was trained for another decoder than {args.model}'s")
+    path = save_style_head(head, args.model, step, torch.float16)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, step {step})")
 
 
 def main() -> None:
@@ -272,11 +223,13 @@ def main() -> None:
     judge.add_argument("--size", type=int, default=512)
     judge.add_argument("--refine", type=int, default=0, help="also per-pair refinement, N steps (0: none)")
     judge.add_argument("--out", type=Path, default=Path("runs/style-head/evaluation"))
+    join = commands.add_parser("attach")
+    join.add_argument("--head", type=Path, default=Path("runs/style-head"))
+    join.add_argument(
+        "--model", type=Path, required=True, help="a model folder (the bundled one: src/waestyle/assets/model)"
+    )
     args = parser.parse_args()
-    if args.command == "train":
-        train(args)
-    else:
-        evaluate(args)
+    {"train": train, "evaluate": evaluate, "attach": attach}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,9 @@ class ModelMethod:
         return f"{name} refine={steps}" if steps else name
 
     def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        refining = RefineSettings.of(self.refine).steps > 0
-        z_style = self.stylizer.style(style) if refining else self.stylizer.style_latent(style)
-        out = self.stylizer.transfer(contents, z_style, content_dim=self.content_dim, refine=self.refine)
+        out = self.stylizer.transfer(
+            contents, self.stylizer.style(style), content_dim=self.content_dim, refine=self.refine
+        )
         return _to_size(out, contents.shape[-2:])  # a global model answers at its own size
 
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:

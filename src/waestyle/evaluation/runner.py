@@ -50,7 +50,7 @@ def transfer_distances(
     values: dict[str, list[float]] = {"style": [], "content": [], "style_before": []}
     for style in styles:
         expanded = style[None].expand_as(contents)
-        outputs = stylizer.transfer(contents, stylizer.style_latent(style[None]), **controls).to(device)
+        outputs = stylizer.transfer(contents, stylizer.style(style[None]), **controls).to(device)
         style_values, content_values = judge_distances(net, outputs, contents, expanded)
         values["style"] += style_values
         values["content"] += content_values

@@ -82,7 +82,9 @@ def resolve_styles(
         if z_style is None:
             z_style = z_own
         elif strength != 1.0:
-            z_style = z_own + strength * (z_style.to(z_own.device) - z_own)
+            z_style = z_style.to(z_own.device)
+            start = z_own[:, None] if z_style.dim() == 3 else z_own  # a code per layer: each moves from z_own
+            z_style = start + strength * (z_style - start)
         resolved.append(z_style)
     return resolved
 

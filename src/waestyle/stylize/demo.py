@@ -54,7 +54,7 @@ def run_demo(
     stylizer = Stylizer.load(model_dir, device=device, backend=backend, compile=compile)
     style_images = [load_image(s) for s in styles]  # read once: for the latents and for the grid
     start = time.perf_counter()
-    z_styles = [stylizer.style_latent(image) for image in style_images]
+    z_styles = [stylizer.style(image) for image in style_images]
     style_seconds = (time.perf_counter() - start) / len(styles)
 
     cell = lambda image: pil_to_tensor(resize_center_crop(image, GRID_CELL))  # noqa: E731

@@ -15,6 +15,9 @@ Controls (all optional, all cheap: they act on latents, not pixels):
 `content_dim` keeps only the first k channels of z_c (models trained with nested content);
 `keep_colors` keeps the content's colours, taking only the stylised luminance;
 `style_scale` (spatial models) makes the style's texture larger (> 1) or finer (< 1) on the picture;
+A model folder with a style head (`style_head.safetensors`, the bundled model's) reads every style image through
+it: z_s and the image's statistics give each decoder layer its own code and norm offsets, in one pass
+(models/style_head.py); `Stylizer.load(..., style_head=False)` reads z_s alone, as models without one do.
 `refine` (N steps, about 0.04 s each; 30 recommended) searches z_s and norm offsets for an output that matches
 the style image's statistics better (refine.py): the one control that costs time.
 """
@@ -32,6 +35,7 @@ from waestyle.core.devices import resolve_device
 from waestyle.core.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.models.io import load_model
+from waestyle.models.style_head import StyleHead, load_style_head
 from waestyle.models.wae import WAEStyleModel
 from waestyle.stylize.controls import (
     Style,
@@ -53,6 +57,7 @@ from waestyle.stylize.inputs import (
 from waestyle.stylize.networks import InferenceNetworks
 from waestyle.stylize.refine import Offsets, Refiner, RefineSettings
 from waestyle.stylize.resolution import resize, scaled_size, work_long_side
+from waestyle.stylize.style_head import StylePredictor
 
 
 class Stylizer:
@@ -73,11 +78,13 @@ class Stylizer:
         precision: str = "auto",
         backend: str = "torch",
         compile: bool = False,
+        style_head: StyleHead | None = None,
     ):
         self.device = torch.device(device)
         self.networks = InferenceNetworks(model, self.device, precision, backend, compile)
         self.model, self.max_side = self.networks.model, max_side
         self.backend, self.bf16, self.compiled = self.networks.backend, self.networks.bf16, self.networks.compiled
+        self.style_head = None if style_head is None else StylePredictor(style_head, self.device)
         self._refiner: Refiner | None = None  # its networks load on the first refinement
 
     @classmethod
@@ -91,11 +98,13 @@ class Stylizer:
         precision: str = "auto",
         backend: str = "auto",
         compile: bool = False,
+        style_head: bool = True,
     ) -> "Stylizer":
         """Read a model folder (config.json + model.safetensors) written by `waestyle train`;
         with no folder, the default model bundled with waestyle. `precision`: see `use_bf16`;
         `backend`: "torch", "onnxruntime" or "auto" (the faster here; see onnx_backend.py); `compile`: run the
-        PyTorch backend's networks through torch.compile (see compiled.py). The pieces: see the class docstring."""
+        PyTorch backend's networks through torch.compile (see compiled.py); `style_head`: read styles through
+        the folder's style head when it has one (see the module docstring). The pieces: see the class docstring."""
         if model_dir is None:
             model_dir = DEFAULT_MODEL
             if not (model_dir / "config.json").is_file():
@@ -115,9 +124,11 @@ class Stylizer:
             raise WaestyleError(
                 f"{model_dir}: weights do not match config.json ({'extra' if unexpected else 'missing'} {name})"
             )
-        return cls(
-            model, resolve_device(device), max_side=max_side, precision=precision, backend=backend, compile=compile
-        )
+        head = load_style_head(model_dir) if style_head else None
+        if head is not None and head[0].sizes != model.decoder.modulation_sizes():
+            raise WaestyleError(f"{model_dir}: its style head was trained for another decoder")
+        return cls(model, resolve_device(device), max_side=max_side, precision=precision, backend=backend,
+                   compile=compile, style_head=None if head is None else head[0])  # fmt: skip
 
     @property
     def config(self) -> ModelConfig:
@@ -154,7 +165,8 @@ class Stylizer:
         return self.networks.encode_content(batch)
 
     def style_latent(self, images: ImageLike) -> torch.Tensor:
-        """z_s of a style image; compute it once and pass it to `transfer` for many contents."""
+        """z_s of a style image: the WAE's style latent, for mixing and sampling. To style many contents with one
+        image, pass `style(image)` to `transfer` instead: it also keeps what the style head reads."""
         return self.networks.encode_style(self.style_batch(images))
 
     def mix_styles(self, styles: Sequence[ImageLike], weights: Sequence[float] | None = None) -> torch.Tensor:
@@ -163,14 +175,21 @@ class Stylizer:
 
     def style(self, styles: ImageLike | Sequence[ImageLike], weights: Sequence[float] | None = None) -> Style:
         """A style (one image, or several images and latents mixed by `weights`) that remembers its images,
-        so `transfer(..., refine=N)` can aim at their statistics; usable wherever a latent is."""
+        so `transfer(..., refine=N)` can aim at their statistics; usable wherever a latent is. With a style head,
+        its latent is the head's code per decoder layer, with the head's norm offsets; compute it once and pass
+        it to `transfer` for many contents."""
         parts = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         sources = [None if is_latent(s) else self.style_batch(s) for s in parts]
         encode = self.networks.encode_style
         latents = [s.to(self.device) if b is None else encode(b) for s, b in zip(parts, sources, strict=True)]
         weights = [1.0] * len(parts) if weights is None else [float(w) for w in weights]
         latent = mix_latents(latents, weights)  # checks the weights
-        return Style(latent, sources, [w / sum(weights) for w in weights])
+        style = Style(latent, sources, [w / sum(weights) for w in weights])
+        images = [(s, w) for s, w in zip(sources, weights, strict=True) if s is not None and w > 0]
+        if self.style_head is None or not images:  # a prior sample or a latent alone has no statistics to read
+            return style
+        codes, offsets = self.style_head(latent, images)
+        return Style(codes, style.sources, style.weights, offsets=offsets)
 
     def random_style(self, seed: int) -> torch.Tensor:
         """A new style drawn from the prior N(0, I): WAE training makes z_s follow it, so samples decode sensibly."""
@@ -201,11 +220,9 @@ class Stylizer:
         tensor, (B, 3, S, S) for a global model and (B, 3, H, W) for a spatial one. A single style
         applies to every image of the batch.
         """
-        needs_images = RefineSettings.of(refine).steps and style is not None
-        if needs_images and not isinstance(style, Style) and not is_latent(style):
-            style = self.style(style)
-        z_style = None if style is None else (style if is_latent(style) or isinstance(style, Style) else
-                                              self.style_latent(style))  # fmt: skip
+        if style is not None and not isinstance(style, Style) and not is_latent(style):
+            style = self.style(style)  # keeps the images: for refinement, and for the style head
+        z_style = style
         controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors, "refine": refine}
         if isinstance(content, Image.Image):
             controls.update(long_side=long_side, style_scale=style_scale)

@@ -324,10 +324,8 @@ def _stylise(stylizer, content: Image.Image, styles: list, random_style: bool, s
     """The blocking part, run in a worker thread: encode, decode, PNG."""
     try:
         sources = [*styles, *([stylizer.random_style(seed)] if random_style else [])]
-        if controls.get("refine"):  # refinement aims at the style images' statistics: keep them with the latent
-            z_style = stylizer.style(sources, weights)
-        else:
-            z_style = sources[0] if len(sources) == 1 and weights is None else stylizer.mix_styles(sources, weights)
+        # the images stay with the latent: the style head reads them, and refinement aims at their statistics
+        z_style = stylizer.style(sources, weights)
         output = stylizer.transfer(content, z_style, **controls)
     except WaestyleError as err:
         raise HTTPException(422, str(err)) from err

@@ -1,0 +1,31 @@
+"""A style through the model's style head (models/style_head.py): the style images' statistics, read once in
+the head's frozen network, and z_s give each styled layer's code and norm offsets, which decode in one pass on
+either backend (as refined ones do)."""
+
+from collections.abc import Sequence
+
+import torch
+
+from waestyle.features.style_statistics import load_style_loss
+from waestyle.models.style_head import StyleHead, statistics_vector
+
+
+class StylePredictor:
+    """The head and the network its statistics come from, on one device."""
+
+    def __init__(self, head: StyleHead, device: torch.device):
+        self.head = head.to(device).eval()
+        stats = load_style_loss(head.loss) if head.statistics_dim else None
+        self.stats = None if stats is None else stats.to(device).eval()
+
+    @torch.no_grad()
+    def __call__(self, latent: torch.Tensor, parts: Sequence[tuple[torch.Tensor, float]]) -> tuple:
+        """(codes (B, layers, d), norm offsets) for the (mixed) z_s `latent` of the style images `parts`
+        ((image batch, weight) each): a mix reads the weighted mean of its images' statistics, as refinement
+        aims at it."""
+        statistics = None
+        if self.stats is not None:
+            total = sum(weight for _, weight in parts)
+            statistics = sum(weight / total * statistics_vector(self.stats.statistics(images.float()))
+                             for images, weight in parts)  # fmt: skip
+        return self.head(latent.float(), statistics)

@@ -1,0 +1,93 @@
+"""The style head: an untrained one is the plain model, a trained one reads every style image in one pass, and
+its file beside a model is found, checked and refused clearly when it does not fit."""
+
+import shutil
+
+import pytest
+import torch
+
+from waestyle.core.errors import WaestyleError
+from waestyle.features.style_statistics import load_style_loss
+from waestyle.models.style_head import HEAD_FILE, StyleHead, load_style_head, save_style_head, statistics_vector
+from waestyle.stylize.refine import REFINE_LOSS
+from waestyle.stylize.stylizer import Stylizer
+
+
+def make_head(stylizer: Stylizer, seed: int | None = 0) -> StyleHead:
+    """A head for `stylizer`'s decoder; `seed`: its last layer drawn small (a trained head's stand-in), None: zero."""
+    with torch.no_grad():
+        dim = statistics_vector(load_style_loss(REFINE_LOSS).statistics(torch.rand(1, 3, 32, 32))).shape[1]
+    head = StyleHead(stylizer.config.style_dim, stylizer.model.decoder.modulation_sizes(), 32, dim, REFINE_LOSS)
+    if seed is not None:
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for parameter in head.net[-1].parameters():
+                parameter.copy_(0.05 * torch.randn(parameter.shape, generator=generator))
+    return head.eval()
+
+
+@pytest.fixture(scope="module")
+def plain(spatial_model):
+    return Stylizer.load(spatial_model, precision="fp32", backend="torch")
+
+
+@pytest.fixture(scope="module")
+def headed(plain):
+    return Stylizer(plain.model, precision="fp32", backend="torch", style_head=make_head(plain))
+
+
+@pytest.fixture(scope="module")
+def images():
+    generator = torch.Generator().manual_seed(3)
+    return torch.rand(2, 3, 32, 40, generator=generator), torch.rand(2, 1, 3, 48, 48, generator=generator)
+
+
+def test_an_untrained_head_is_the_plain_model(plain, images):
+    contents, (style, _) = images
+    zero = Stylizer(plain.model, precision="fp32", backend="torch", style_head=make_head(plain, None))
+    assert torch.allclose(zero.transfer(contents, style), plain.transfer(contents, style), atol=1e-6)
+
+
+def test_a_head_gives_each_layer_a_code_and_offsets_and_the_controls_still_act(plain, headed, images):
+    contents, (style, other) = images
+    read = headed.style(style)
+    layers = plain.model.decoder.styled_layers
+    assert read.latent.shape == (1, layers, plain.config.style_dim)
+    assert [o.shape[1] for o in read.offsets] == plain.model.decoder.modulation_sizes()
+    out = headed.transfer(contents, style)
+    assert not torch.allclose(out, plain.transfer(contents, style), atol=1e-3)
+    assert torch.equal(headed.transfer(contents, read), out)  # read once, reused for many contents
+    own = headed.reconstruct(contents)
+    assert (headed.transfer(contents, style, strength=0.0) - own).abs().max() <= 1e-5
+    mixed = headed.style([style, other], [1.0, 0.0])  # a mix reads the weighted statistics of its images
+    assert torch.allclose(mixed.latent, read.latent, atol=1e-5)
+    assert headed.style(headed.random_style(1)).offsets is None  # a prior sample has no statistics to read
+    assert headed.transfer(contents, style, refine=1).shape == out.shape  # refinement starts from the head's answer
+
+
+def test_a_head_beside_a_model_is_loaded_unless_declined(plain, spatial_model, images, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(spatial_model, folder)
+    head = make_head(plain)
+    save_style_head(head, folder, step=7)
+    loaded, meta = load_style_head(folder)
+    assert meta["step"] == 7 and meta["loss"] == REFINE_LOSS
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), head.state_dict().values(), strict=True))
+    contents, (style, _) = images
+    reference = Stylizer(plain.model, precision="fp32", backend="torch", style_head=head).transfer(contents, style)
+    assert torch.equal(Stylizer.load(folder, precision="fp32").transfer(contents, style), reference)
+    assert Stylizer.load(folder, style_head=False).style_head is None
+    save_style_head(head, folder, step=7, dtype=torch.float16)  # what the bundled model ships: half the file
+    assert (Stylizer.load(folder, precision="fp32").transfer(contents, style) - reference).abs().max() <= 2e-3
+
+
+def test_a_head_that_does_not_fit_is_refused_clearly(plain, spatial_model, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(spatial_model, folder)
+    other = StyleHead(plain.config.style_dim, [4, 4], 32)
+    save_style_head(other, folder, step=1)
+    with pytest.raises(WaestyleError, match="style head was trained for another decoder"):
+        Stylizer.load(folder)
+    (folder / HEAD_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(WaestyleError, match="not a waestyle style head"):
+        Stylizer.load(folder)
