@@ -3,9 +3,12 @@ its file beside a model is found, checked and refused clearly when it does not f
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from waestyle.cli.main import main
 from waestyle.core.errors import WaestyleError
 from waestyle.features.style_statistics import load_style_loss
 from waestyle.models.style_head import HEAD_FILE, StyleHead, load_style_head, save_style_head, statistics_vector
@@ -91,3 +94,22 @@ def test_a_head_that_does_not_fit_is_refused_clearly(plain, spatial_model, tmp_p
     (folder / HEAD_FILE).write_bytes(b"not safetensors")
     with pytest.raises(WaestyleError, match="not a waestyle style head"):
         Stylizer.load(folder)
+
+
+def test_the_command_line_reads_styles_through_the_head_unless_told_not_to(plain, spatial_model, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(spatial_model, folder)
+    save_style_head(make_head(plain), folder, step=1)
+    photo, style = (tmp_path / "photo.png", tmp_path / "style.png")
+    generator = torch.Generator().manual_seed(4)
+    for path in (photo, style):
+        Image.fromarray((torch.rand(40, 48, 3, generator=generator) * 255).byte().numpy()).save(path)
+    outputs = {}
+    for name, model, extra in (("head", folder, []), ("declined", folder, ["--no-style-head"]),
+                               ("plain", spatial_model, [])):  # fmt: skip
+        outputs[name] = tmp_path / f"{name}.png"
+        argv = ["transfer", photo, style, "-o", outputs[name], "--model", model, "--backend", "torch", *extra]
+        assert main([str(a) for a in argv]) == 0
+    read = {name: np.asarray(Image.open(path), dtype=np.int16) for name, path in outputs.items()}
+    assert np.array_equal(read["declined"], read["plain"])
+    assert np.abs(read["head"] - read["plain"]).max() > 2

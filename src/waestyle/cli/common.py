@@ -37,8 +37,16 @@ def add_backend_option(parser: argparse.ArgumentParser) -> None:
         help="PyTorch backend: torch.compile the networks, about twice as fast per image after a one-off compile "
         "(about 25 s, seconds once cached); for many images",
     )
+    parser.add_argument(
+        "--no-style-head",
+        dest="style_head",
+        action="store_false",
+        help="read each style as z_s alone, without the model's style head: the plain one-pass transfer, for "
+        "comparison (models without a head always do)",
+    )
 
 
 def inference_options(args: argparse.Namespace) -> dict:
-    """Stylizer.load's device and backend keywords from the options add_backend_option and --device gave."""
-    return {"device": args.device or "cpu", "backend": args.backend, "compile": args.compile}
+    """Stylizer.load's device, backend and style-head keywords from add_backend_option's options and --device."""
+    return {"device": args.device or "cpu", "backend": args.backend, "compile": args.compile,
+            "style_head": args.style_head}  # fmt: skip

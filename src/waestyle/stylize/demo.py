@@ -42,6 +42,7 @@ def run_demo(
     progress: bool = True,
     backend: str = "auto",
     compile: bool = False,
+    style_head: bool = True,
 ) -> DemoResult:
     """Stylise each demo content with each demo style into OUT, plus OUT/grid.png (styles across, contents down)."""
     contents, styles = demo_contents(), demo_styles()
@@ -51,7 +52,7 @@ def run_demo(
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:
         raise WaestyleError(f"{existing[0]} exists; pass --overwrite to replace the demo's outputs")
-    stylizer = Stylizer.load(model_dir, device=device, backend=backend, compile=compile)
+    stylizer = Stylizer.load(model_dir, device=device, backend=backend, compile=compile, style_head=style_head)
     style_images = [load_image(s) for s in styles]  # read once: for the latents and for the grid
     start = time.perf_counter()
     z_styles = [stylizer.style(image) for image in style_images]
