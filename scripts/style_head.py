@@ -70,7 +70,7 @@ class Objective:
 
     def __init__(self, stylizer: Stylizer, settings: RefineSettings | None = None):
         self.model, self.settings = stylizer.model, settings or RefineSettings()
-        self.refiner = Refiner(stylizer.model, torch.device("cpu"))
+        self.refiner = Refiner(stylizer.model, stylizer.device)
         self.stats = self.refiner.stats
 
     def __call__(self, head: StyleHead, contents: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -87,26 +87,28 @@ class Objective:
 
 def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
-    stylizer = Stylizer.load(None, backend="torch", precision="fp32")
+    device = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # on a GPU: tf32 matmuls
+    stylizer = Stylizer.load(None, device=args.device, backend="torch", precision="fp32")
     for parameter in stylizer.model.parameters():
         parameter.requires_grad_(False)
     stylizer.model.eval()
     objective = Objective(stylizer)
-    probe = torch.rand(1, 3, 64, 64)
+    probe = torch.rand(1, 3, 64, 64, device=device)
     with torch.no_grad():
         statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
-    head = head_for(stylizer, statistics_dim)
+    head = head_for(stylizer, statistics_dim).to(device)
     optimizer = torch.optim.Adam(head.parameters(), lr=args.lr)
     args.out.mkdir(parents=True, exist_ok=True)
     start = 0
     if args.resume and (args.out / "checkpoint.pt").is_file():
-        state = torch.load(args.out / "checkpoint.pt", weights_only=True)
+        state = torch.load(args.out / "checkpoint.pt", map_location=device, weights_only=True)
         head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
-    photos = load_to_device(build_dataset([args.data / "photos"], stored_side(CONTENT_SIDE)), torch.device("cpu"))
-    styles = load_to_device(build_dataset([args.data / "styles"], STYLE_SIDE), torch.device("cpu"))
-    order = torch.randperm(len(styles), generator=torch.Generator().manual_seed(0))
+    photos = load_to_device(build_dataset([args.data / "photos"], stored_side(CONTENT_SIDE)), device)
+    styles = load_to_device(build_dataset([args.data / "styles"], STYLE_SIDE), device)
+    order = torch.randperm(len(styles), generator=torch.Generator().manual_seed(0)).to(device)
     held = order[: max(8, len(styles) // 20)]
     train_styles, held_styles = styles[order[len(held) :]], styles[held]
     place = Distributed()
@@ -214,6 +216,7 @@ def main() -> None:
     fit.add_argument("--lr", type=float, default=3e-4)
     fit.add_argument("--check-every", type=int, default=250)
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--device", default="cpu", help="cpu or cuda (fp32, tf32 matmuls on a GPU)")
     fit.add_argument("--resume", action="store_true")
     fit.add_argument("--statistics", action="store_true", help="the head also reads the style's statistics")
     judge = commands.add_parser("evaluate")

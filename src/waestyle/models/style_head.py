@@ -70,7 +70,7 @@ def save_style_head(head: StyleHead, folder: Path, step: int, dtype: torch.dtype
     model ships: the outputs move by < 1e-3)."""
     meta = {"format": FORMAT, "style_dim": head.style_dim, "sizes": head.sizes, "hidden": head.hidden,
             "statistics_dim": head.statistics_dim, "loss": head.loss, "step": step}  # fmt: skip
-    tensors = {k: v.detach().to(dtype).contiguous() for k, v in head.state_dict().items()}
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in head.state_dict().items()}
     path, partial = Path(folder) / HEAD_FILE, Path(folder) / (HEAD_FILE + ".tmp")
     save_file(tensors, partial, metadata={"waestyle_style_head": json.dumps(meta)})
     partial.replace(path)
