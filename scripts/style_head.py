@@ -173,7 +173,9 @@ def evaluate(args: argparse.Namespace) -> None:
     methods: list = [IdentityMethod(), ModelMethod(plain, "waestyle one pass, z_s alone (no style head)")]
     for folder in args.head:
         head, step = load_head(folder)
-        methods.append(ModelMethod(headed(head), f"one pass with the style head ({folder.name}, step {step})"))
+        label = f"one pass with the style head ({folder.name}, step {step})"
+        stylizer = headed(head)
+        methods += [ModelMethod(stylizer, label, k) for k in [None, *args.content_dims]]
     if args.refine:
         methods.append(ModelMethod(plain, "waestyle, z_s alone", None, args.refine))
     methods.append(PeerMethod())
@@ -225,6 +227,7 @@ def main() -> None:
     judge.add_argument("--styles", type=int, default=4)
     judge.add_argument("--size", type=int, default=512)
     judge.add_argument("--refine", type=int, default=0, help="also per-pair refinement, N steps (0: none)")
+    judge.add_argument("--content-dims", type=int, nargs="*", default=[], help="also each head at these k")
     judge.add_argument("--out", type=Path, default=Path("runs/style-head/evaluation"))
     join = commands.add_parser("attach")
     join.add_argument("--head", type=Path, default=Path("runs/style-head"))
