@@ -103,7 +103,8 @@ def stylise_here(page, content: str, style: str, timeout: int = 120_000) -> tupl
 
 
 def pytorch_reference(content: str, style: str) -> np.ndarray:
-    stylizer = Stylizer.load(precision="fp32", backend="torch", max_side=768)
+    """The server's transfer as the in-browser mode makes it: z_s alone (the exported graphs have no style head)."""
+    stylizer = Stylizer.load(precision="fp32", backend="torch", max_side=768, style_head=False)
     paths = {p.stem: p for p in demo_contents() + demo_styles()}
     with Image.open(paths[content]) as c, Image.open(paths[style]) as s:
         return np.asarray(stylizer.transfer(c.convert("RGB"), s.convert("RGB")), dtype=np.float64)
