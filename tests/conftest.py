@@ -8,8 +8,8 @@ import pytest
 
 from waestyle.core.config import ModelConfig, TrainConfig
 from waestyle.data import samples
-from waestyle.stylize.onnx_backend import cached_export
-from waestyle.stylize.onnx_export import export_onnx
+from waestyle.stylize.onnx_backend import ensure_export
+from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, ExportResult
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.training.loop import train
 
@@ -33,9 +33,10 @@ def private_onnx_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bundled_export(private_onnx_cache):
     """(the bundled model in fp32, its graphs) exported once into the session's cache: each export costs ~25 s
-    here, so the ONNX tests and refinement's ONNX tests share this one."""
+    here, so the ONNX tests, refinement's and the browser's (the page's in-browser mode) share this one."""
     model = Stylizer.load(precision="fp32", backend="torch").model
-    return model, export_onnx(model, cached_export(model))
+    folder = ensure_export(model)  # reused when an earlier test had it exported
+    return model, ExportResult(folder, *(folder / name for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR)))
 
 
 @pytest.fixture(scope="session")
