@@ -84,13 +84,15 @@ def test_a_head_beside_a_model_is_loaded_unless_declined(plain, spatial_model, i
     assert (Stylizer.load(folder, precision="fp32").transfer(contents, style) - reference).abs().max() <= 2e-3
 
 
-def test_a_head_that_does_not_fit_is_refused_clearly(plain, spatial_model, tmp_path):
-    folder = tmp_path / "model"
+def test_a_head_that_does_not_fit_is_refused_clearly(plain, spatial_model, tiny_model, tmp_path):
+    folder, global_folder = tmp_path / "model", tmp_path / "global"
     shutil.copytree(spatial_model, folder)
+    shutil.copytree(tiny_model, global_folder)
     other = StyleHead(plain.config.style_dim, [4, 4], 32)
-    save_style_head(other, folder, step=1)
-    with pytest.raises(WaestyleError, match="style head was trained for another decoder"):
-        Stylizer.load(folder)
+    for model in (folder, global_folder):  # another decoder's layers; a global model has none
+        save_style_head(other, model, step=1)
+        with pytest.raises(WaestyleError, match="style head was trained for another decoder"):
+            Stylizer.load(model)
     (folder / HEAD_FILE).write_bytes(b"not safetensors")
     with pytest.raises(WaestyleError, match="not a waestyle style head"):
         Stylizer.load(folder)

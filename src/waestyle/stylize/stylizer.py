@@ -125,7 +125,8 @@ class Stylizer:
                 f"{model_dir}: weights do not match config.json ({'extra' if unexpected else 'missing'} {name})"
             )
         head = load_style_head(model_dir) if style_head else None
-        if head is not None and head[0].sizes != model.decoder.modulation_sizes():
+        sizes = getattr(model.decoder, "modulation_sizes", list)()  # a global model's decoder has no styled layers
+        if head is not None and head[0].sizes != sizes:
             raise WaestyleError(f"{model_dir}: its style head was trained for another decoder")
         return cls(model, resolve_device(device), max_side=max_side, precision=precision, backend=backend,
                    compile=compile, style_head=None if head is None else head[0])  # fmt: skip
