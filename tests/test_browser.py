@@ -122,6 +122,7 @@ def test_the_page_stylises_in_the_browser_without_the_transfer_api():
         page.wait_for_selector("body[data-ready=true]", timeout=30_000)
         assert page.evaluate("crossOriginIsolated") is True  # the server's two headers
         result, status = stylise_here(page, "cat", "strokes")
+        assert page.locator("#head-note").is_visible()  # the server's model has a head the graphs lack
         threads = int(page.get_attribute("body", "data-engine-threads"))
         browser.close()
     assert not any("/api/transfer" in r for r in requests) and any(r.endswith("/model/transfer.onnx") for r in requests)

@@ -43,6 +43,7 @@ def test_health_styles_and_examples(client, stylizer):
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["model"]["nested_content"] is True
     assert health["backend"] == stylizer.backend in ("torch", "onnxruntime")
+    assert health["style_head"] is True  # the bundled model reads styles through its head
     styles = client.get("/api/styles").json()
     assert [s["name"] for s in styles] == [p.stem for p in demo_styles()]
     example = client.get(styles[0]["url"])

@@ -167,6 +167,7 @@ def _info_routes(stylizer, limits: ServeLimits, examples: dict) -> APIRouter:
             "version": __version__,
             "backend": getattr(stylizer, "backend", "torch"),
             "compiled": getattr(stylizer, "compiled", False),
+            "style_head": getattr(stylizer, "style_head", None) is not None,
             "model": model_summary(config),
             "auth": {"api_key": limits.api_key is not None},
             "limits": {

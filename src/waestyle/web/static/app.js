@@ -180,12 +180,13 @@ async function stylise() {
   }
 }
 
-// Refinement is PyTorch's: its control says so where the page runs the graphs itself.
+// Refinement and the style head are PyTorch's: the page says so where it runs the graphs itself.
 function showEngine() {
   const local = runsHere();
   $("api-key-control").hidden = local || !state.model.auth?.api_key;
   $("refine-control").hidden = local;
   $("refine-note").hidden = !local;
+  $("head-note").hidden = !local || !state.model.style_head;
   if (local) $("refine").value = 0;
 }
 
