@@ -37,7 +37,7 @@ from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod
 from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network
-from waestyle.models.style_head import StyleHead, load_style_head, save_style_head, statistics_vector
+from waestyle.models.style_head import StyleHead, check_fits, load_style_head, save_style_head, statistics_vector
 from waestyle.stylize.refine import REFINE_LOSS, Refiner, RefineSettings
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.training.device_data import DeviceBatches, load_to_device, stored_side
@@ -157,11 +157,8 @@ def save(head: StyleHead, optimizer: torch.optim.Optimizer, step: int, out: Path
     atomic_write_bytes(out / "checkpoint.pt", buffer.getvalue())
 
 
-def headed(head: StyleHead | None) -> Stylizer:
-    """The bundled model reading styles through `head` (None: z_s alone, as before the head)."""
-    plain = Stylizer.load(None, style_head=False)
-    if head is None:
-        return plain
+def headed(plain: Stylizer, head: StyleHead) -> Stylizer:
+    """`plain`'s model (loaded once) reading styles through `head`."""
     return Stylizer(plain.model, plain.device, backend=plain.backend, style_head=head)
 
 
@@ -169,12 +166,12 @@ def evaluate(args: argparse.Namespace) -> None:
     content_paths, style_paths = demo_contents()[: args.contents], demo_styles()[: args.styles]
     contents = square_batch([load_image(p) for p in content_paths], args.size)
     styles = square_batch([load_image(p) for p in style_paths], args.size)
-    plain = headed(None)
+    plain = Stylizer.load(None, style_head=False)  # z_s alone, as before the head
     methods: list = [IdentityMethod(), ModelMethod(plain, "waestyle one pass, z_s alone (no style head)")]
     for folder in args.head:
         head, step = load_head(folder)
         label = f"one pass with the style head ({folder.name}, step {step})"
-        stylizer = headed(head)
+        stylizer = headed(plain, head)
         methods += [ModelMethod(stylizer, label, k) for k in [None, *args.content_dims]]
     if args.refine:
         methods.append(ModelMethod(plain, "waestyle, z_s alone", None, args.refine))
@@ -200,9 +197,7 @@ def attach(args: argparse.Namespace) -> None:
     """Write the head into a model folder (float16: half the file; outputs move by < 1e-3), so Stylizer.load
     reads every style through it."""
     head, step = load_head(args.head)
-    stylizer = Stylizer.load(args.model, style_head=False)
-    if head.sizes != stylizer.model.decoder.modulation_sizes():
-        raise SystemExit(f"{args.head}: this head was trained for another decoder than {args.model}'s")
+    check_fits(head, Stylizer.load(args.model, style_head=False).model.decoder, args.model)
     path = save_style_head(head, args.model, step, torch.float16)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, step {step})")
 

@@ -58,6 +58,12 @@ class StyleHead(nn.Module):
         return codes, list(out[:, layers * self.style_dim :].split(self.sizes, dim=1))
 
 
+def check_fits(head: StyleHead, decoder: nn.Module, where: Path) -> None:
+    """Refuse a head trained for another decoder's styled layers (a global model's decoder has none)."""
+    if head.sizes != getattr(decoder, "modulation_sizes", list)():
+        raise WaestyleError(f"{where}: its style head was trained for another decoder")
+
+
 def statistics_vector(statistics: dict[str, torch.Tensor]) -> torch.Tensor:
     """(B, D): the compact part of a style's statistics (every layer's moments, the colours' Gram), the head's
     second input; the feature Gram matrices (21k numbers under Lite0) are left to z_s."""

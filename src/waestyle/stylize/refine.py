@@ -154,8 +154,8 @@ class Refiner:
         offset = torch.zeros((), device=ratio.device)
         if offsets is not None and settings.offsets:
             offset = torch.stack([o.pow(2).mean() for o in offsets]).mean()
-        weights = settings
-        loss = ratio + weights.content_weight * content + weights.prior_weight * prior + weights.offset_weight * offset
+        loss = ratio + settings.content_weight * content + settings.prior_weight * prior
+        loss = loss + settings.offset_weight * offset
         return {"loss": loss, "style": ratio, "content": content, "prior": prior, "offset": offset}, start
 
     def content_map(self, images: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ from waestyle.core.devices import resolve_device
 from waestyle.core.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.models.io import load_model
-from waestyle.models.style_head import StyleHead, load_style_head
+from waestyle.models.style_head import StyleHead, check_fits, load_style_head
 from waestyle.models.wae import WAEStyleModel
 from waestyle.stylize.controls import (
     Style,
@@ -125,9 +125,8 @@ class Stylizer:
                 f"{model_dir}: weights do not match config.json ({'extra' if unexpected else 'missing'} {name})"
             )
         head = load_style_head(model_dir) if style_head else None
-        sizes = getattr(model.decoder, "modulation_sizes", list)()  # a global model's decoder has no styled layers
-        if head is not None and head[0].sizes != sizes:
-            raise WaestyleError(f"{model_dir}: its style head was trained for another decoder")
+        if head is not None:
+            check_fits(head[0], model.decoder, model_dir)
         return cls(model, resolve_device(device), max_side=max_side, precision=precision, backend=backend,
                    compile=compile, style_head=None if head is None else head[0])  # fmt: skip
 
