@@ -88,7 +88,8 @@ def main() -> None:
     paths = {p.stem: p for p in demo_contents() + demo_styles()}
     content, style = (Image.open(paths[n]).convert("RGB") for n in (args.content, args.style))
     with tempfile.TemporaryDirectory() as scratch:
-        site = export_site(Stylizer.load(precision="fp32", backend="torch").model, Path(scratch) / "site")
+        fp32 = Stylizer.load(precision="fp32", backend="torch")
+        site = export_site(fp32.model, Path(scratch) / "site", style_head=fp32.head)  # with the style head's graphs
         sizes = {p.name: p.stat().st_size for p in (site / "model").iterdir()}
         wasm = (site / "runtime" / "ort-wasm-simd-threaded.wasm").stat().st_size
         with sync_playwright() as playwright, live_server(create_app(stylizer)) as served, static_server(site) as plain:

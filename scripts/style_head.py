@@ -93,13 +93,15 @@ def train(args: argparse.Namespace) -> None:
     for parameter in stylizer.model.parameters():
         parameter.requires_grad_(False)
     stylizer.model.eval()
-    objective = Objective(stylizer)
+    objective = Objective(stylizer, RefineSettings(colour_weight=args.colour_weight))
     probe = torch.rand(1, 3, 64, 64, device=device)
     with torch.no_grad():
         statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
     head = head_for(stylizer, statistics_dim).to(device)
     optimizer = torch.optim.Adam(head.parameters(), lr=args.lr)
     args.out.mkdir(parents=True, exist_ok=True)
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    atomic_write_bytes(args.out / "settings.json", json.dumps(settings, indent=1).encode())
     start = 0
     if args.resume and (args.out / "checkpoint.pt").is_file():
         state = torch.load(args.out / "checkpoint.pt", map_location=device, weights_only=True)
@@ -216,6 +218,12 @@ def main() -> None:
     fit.add_argument("--device", default="cpu", help="cpu or cuda (fp32, tf32 matmuls on a GPU)")
     fit.add_argument("--resume", action="store_true")
     fit.add_argument("--statistics", action="store_true", help="the head also reads the style's statistics")
+    fit.add_argument(
+        "--colour-weight",
+        type=float,
+        default=1.0,
+        help="how much the objective's pixel-colour statistics count against the Lite0 ones (1: alike)",
+    )
     judge = commands.add_parser("evaluate")
     judge.add_argument("--head", type=Path, nargs="+", default=[Path("runs/style-head")])
     judge.add_argument("--contents", type=int, default=8)

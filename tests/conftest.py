@@ -9,7 +9,7 @@ import pytest
 from waestyle.core.config import ModelConfig, TrainConfig
 from waestyle.data import samples
 from waestyle.stylize.onnx_backend import ensure_export
-from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, ExportResult
+from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, ExportResult, head_graph_names
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.training.loop import train
 
@@ -32,11 +32,13 @@ def private_onnx_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def bundled_export(private_onnx_cache):
-    """(the bundled model in fp32, its graphs) exported once into the session's cache: each export costs ~25 s
-    here, so the ONNX tests, refinement's and the browser's (the page's in-browser mode) share this one."""
-    model = Stylizer.load(precision="fp32", backend="torch").model
-    folder = ensure_export(model)  # reused when an earlier test had it exported
-    return model, ExportResult(folder, *(folder / name for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR)))
+    """(the bundled model in fp32, its graphs and its style head's) exported once into the session's cache: each
+    export costs ~25 s here, so the ONNX tests, refinement's and the browser's (the page's in-browser mode) share
+    this one."""
+    stylizer = Stylizer.load(precision="fp32", backend="torch")
+    folder = ensure_export(stylizer.model, stylizer.head)  # reused when an earlier test had it exported
+    graphs = (folder / name for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR))
+    return stylizer.model, ExportResult(folder, *graphs, tuple(folder / n for n in head_graph_names(stylizer.head)))
 
 
 @pytest.fixture(scope="session")

@@ -102,12 +102,14 @@ def stylise_here(page, content: str, style: str, timeout: int = 120_000) -> tupl
     return Image.open(io.BytesIO(png)).convert("RGB"), page.text_content("#status")
 
 
-def pytorch_reference(content: str, style: str) -> np.ndarray:
-    """The server's transfer as the in-browser mode makes it: z_s alone (the exported graphs have no style head)."""
-    stylizer = Stylizer.load(precision="fp32", backend="torch", max_side=768, style_head=False)
+def pytorch_reference(content: str, styles: list[str], weights: list[float] | None = None, **controls) -> np.ndarray:
+    """The server's transfer (in fp32, through the bundled model's style head) of `content` in a mix of `styles`."""
+    stylizer = Stylizer.load(precision="fp32", backend="torch", max_side=768)
     paths = {p.stem: p for p in demo_contents() + demo_styles()}
-    with Image.open(paths[content]) as c, Image.open(paths[style]) as s:
-        return np.asarray(stylizer.transfer(c.convert("RGB"), s.convert("RGB")), dtype=np.float64)
+    images = [Image.open(paths[name]).convert("RGB") for name in styles]
+    with Image.open(paths[content]) as c:
+        out = stylizer.transfer(c.convert("RGB"), stylizer.style(images, weights), **controls)
+    return np.asarray(out, dtype=np.float64)
 
 
 def test_the_page_stylises_in_the_browser_without_the_transfer_api():
@@ -122,12 +124,12 @@ def test_the_page_stylises_in_the_browser_without_the_transfer_api():
         page.wait_for_selector("body[data-ready=true]", timeout=30_000)
         assert page.evaluate("crossOriginIsolated") is True  # the server's two headers
         result, status = stylise_here(page, "cat", "strokes")
-        assert page.locator("#head-note").is_visible()  # the server's model has a head the graphs lack
         threads = int(page.get_attribute("body", "data-engine-threads"))
         browser.close()
     assert not any("/api/transfer" in r for r in requests) and any(r.endswith("/model/transfer.onnx") for r in requests)
+    assert any(r.endswith("/model/style_head.onnx") for r in requests)  # styles read through the model's head
     assert threads > 1 and "here" in status
-    reference = pytorch_reference("cat", "strokes")
+    reference = pytorch_reference("cat", ["strokes"])
     ours = np.asarray(result, dtype=np.float64)
     assert ours.shape == reference.shape
     difference = np.abs(ours - reference)
@@ -138,7 +140,9 @@ def test_the_page_stylises_in_the_browser_without_the_transfer_api():
 def test_the_exported_site_runs_from_a_plain_static_server(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    site = export_site(Stylizer.load(precision="fp32", backend="torch").model, tmp_path / "site")
+    stylizer = Stylizer.load(precision="fp32", backend="torch")
+    site = export_site(stylizer.model, tmp_path / "site", style_head=stylizer.head)
+    assert (site / "model" / "style_head.onnx").is_file() and (site / "model" / "style_statistics.onnx").is_file()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -152,13 +156,13 @@ def test_the_exported_site_runs_from_a_plain_static_server(tmp_path):
             assert not page.locator("#engine-server-choice").is_visible()  # nothing to run on but the browser
             result, status = stylise_here(page, "cat", "strokes")
             threads = int(page.get_attribute("body", "data-engine-threads"))
-            # Every control the graphs can express, in the browser: a two-style mix with weights, a random
-            # style, half strength, fewer content channels, the photo's colours.
+            # Every control the graphs can express, in the browser: a two-style mix with weights (the head reads
+            # the mean of their statistics), half strength, fewer content channels, the photo's colours; then a
+            # random style added to the mix.
             first = page.get_attribute("#result", "src")
             page.click("#add-style")
             page.click("#style-examples img[data-name=brick]")
             page.locator("#style-list input.weight").nth(1).fill("0.5")
-            page.check("#random-style")
             page.locator("#strength").fill("0.5")
             page.locator("#content-dim").fill("16")
             page.check("#keep-colors")
@@ -166,10 +170,18 @@ def test_the_exported_site_runs_from_a_plain_static_server(tmp_path):
             expect(page.locator("#result")).not_to_have_attribute("src", first, timeout=60_000)
             expect(page.locator("#status")).to_have_text(DONE, timeout=60_000)
             mixed = Image.open(io.BytesIO(base64.b64decode(page.evaluate(RESULT_PNG)))).convert("RGB")
+            second = page.get_attribute("#result", "src")
+            page.check("#random-style")
+            page.click("#stylise")
+            expect(page.locator("#result")).not_to_have_attribute("src", second, timeout=60_000)
+            expect(page.locator("#status")).to_have_text(DONE, timeout=60_000)
             browser.close()
     finally:
         server.shutdown()
     assert mixed.size == result.size and np.abs(np.asarray(mixed, float) - np.asarray(result, float)).mean() > 2
     assert threads == 1 and status.startswith("done here")
     ours = np.asarray(result, dtype=np.float64)
-    assert np.abs(ours - pytorch_reference("cat", "strokes")).mean() <= TOLERANCE
+    assert np.abs(ours - pytorch_reference("cat", ["strokes"])).mean() <= TOLERANCE
+    controls = {"strength": 0.5, "content_dim": 16, "keep_colors": True}
+    reference = pytorch_reference("cat", ["strokes", "brick"], [1, 0.5], **controls)
+    assert np.abs(np.asarray(mixed, dtype=np.float64) - reference).mean() <= TOLERANCE

@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 import torch
 from PIL import Image
@@ -12,8 +13,14 @@ from PIL import Image
 from waestyle.cli.main import main
 from waestyle.core.errors import WaestyleError
 from waestyle.stylize.networks import choose_backend
-from waestyle.stylize.onnx_backend import OnnxRuntimeNetworks, cached_export, default_backend, verify_export
-from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH
+from waestyle.stylize.onnx_backend import (
+    OnnxRuntimeNetworks,
+    cached_export,
+    default_backend,
+    verify_export,
+    verify_head,
+)
+from waestyle.stylize.onnx_export import HEAD_GRAPH, SIDECAR, STATISTICS_GRAPH, STYLE_GRAPH, TRANSFER_GRAPH, sidecar
 from waestyle.stylize.stylizer import Stylizer
 
 # The bundled model's graphs, exported once into the session's cache (conftest), as a second run finds them.
@@ -35,6 +42,36 @@ def test_default_model_exports_and_matches_pytorch(bundled_export):
     assert (networks.encode_style(styles) - expected).abs().max() <= 1e-3
     assert verify_export(model, result.folder) <= 1e-3
     assert info["transfer"]["styled_layers"] == model.decoder.styled_layers == networks.layers
+
+
+def test_the_style_head_exports_as_two_graphs_that_match_pytorch(bundled_export):
+    """The head's statistics and codes in ONNX Runtime: what the page's in-browser mode reads styles with."""
+    model, result = bundled_export
+    assert [p.name for p in result.head_graphs] == [STATISTICS_GRAPH, HEAD_GRAPH]
+    for path in result.head_graphs:
+        onnx.checker.check_model(str(path), full_check=True)
+    info = json.loads(result.sidecar.read_text())
+    head = Stylizer.load(precision="fp32", backend="torch").head
+    assert info["graphs"]["style_head"] == HEAD_GRAPH and info["style_head"]["head_graph"] == HEAD_GRAPH
+    assert info["style_head"]["statistics"]["dim"] == head.statistics_dim == 559
+    assert verify_head(model, result.folder, head) <= 1e-3
+    # codes and offsets of a style image through the graphs decode as Stylizer.style's do
+    style = torch.rand(1, 3, 256, 192, generator=torch.Generator().manual_seed(2))
+    stylizer = Stylizer.load(precision="fp32", backend="torch")
+    expected = stylizer.style(style)
+    session = {name: onnxruntime.InferenceSession(str(result.folder / name)) for name in (STATISTICS_GRAPH, HEAD_GRAPH)}
+    (statistics,) = session[STATISTICS_GRAPH].run(None, {"style": style.numpy()})
+    z_style = stylizer.style_latent(style).numpy()
+    codes, offsets = session[HEAD_GRAPH].run(None, {"z_style": z_style, "statistics": statistics})
+    assert np.abs(codes - expected.latent.numpy()).max() <= 1e-3
+    assert np.abs(offsets - torch.cat(expected.offsets, 1).numpy()).max() <= 1e-3
+
+
+def test_a_model_without_a_style_head_exports_without_its_graphs(tmp_path, bundled_export):
+    model, result = bundled_export
+    assert cached_export(model) != result.folder  # the head is part of what names the cache entry
+    info = sidecar(model)
+    assert info["style_head"] is None and set(info["graphs"]) == {"style_encoder", "transfer"}
 
 
 def test_graphs_of_another_export_format_are_refused_and_not_reused(tmp_path, bundled_export):

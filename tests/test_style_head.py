@@ -115,3 +115,16 @@ def test_the_command_line_reads_styles_through_the_head_unless_told_not_to(plain
     read = {name: np.asarray(Image.open(path), dtype=np.int16) for name, path in outputs.items()}
     assert np.array_equal(read["declined"], read["plain"])
     assert np.abs(read["head"] - read["plain"]).max() > 2
+
+
+def test_a_half_copy_of_a_model_keeps_its_style_head(plain, spatial_model, images, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(spatial_model, folder)
+    save_style_head(make_head(plain), folder, step=5)
+    out = tmp_path / "half"
+    assert main(["export", "--model", str(folder), "--half", str(out)]) == 0
+    head, meta = load_style_head(out)
+    assert meta["step"] == 5 and (out / HEAD_FILE).stat().st_size < (folder / HEAD_FILE).stat().st_size
+    contents, (style, _) = images
+    full = Stylizer.load(folder, precision="fp32", backend="torch").transfer(contents, style)
+    assert (Stylizer.load(out, precision="fp32", backend="torch").transfer(contents, style) - full).abs().max() <= 2e-2

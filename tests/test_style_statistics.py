@@ -96,3 +96,17 @@ def test_a_floor_bounds_a_near_black_style_and_leaves_ordinary_batches_and_singl
 def test_a_negative_style_floor_is_refused():
     with pytest.raises(WaestyleError, match="not negative"):
         TrainConfig(style_floor=-0.1)
+
+
+def test_part_weights_give_a_weighted_mean_of_the_parts_and_the_colour_weight_names_the_pixel_part():
+    stats = StyleStatistics.load((StyleSpec(QUARTER), StyleSpec("pixels", moments=True)))
+    generator = torch.Generator().manual_seed(0)
+    out, target = (stats.statistics(torch.rand(2, 3, 32, 32, generator=generator)) for _ in range(2))
+    features_only = StyleStatistics.distance({k: v for k, v in out.items() if k.startswith("0/")}, target)
+    colours_only = StyleStatistics.distance({k: v for k, v in out.items() if k.startswith("1/")}, target)
+    assert torch.allclose(stats.distance(out, target, part_weights=[1, 1]), stats.distance(out, target))
+    assert torch.allclose(stats.distance(out, target, part_weights=[0, 2]), colours_only)
+    assert torch.allclose(stats.distance(out, target, part_weights=[1, 3]), (features_only + 3 * colours_only) / 4)
+    assert stats.part_weights(1.0) is None and stats.part_weights(3.0) == [1.0, 3.0]
+    with pytest.raises(WaestyleError, match="part weights"):
+        stats.distance(out, target, part_weights=[1])

@@ -9,7 +9,9 @@ from waestyle.core.errors import WaestyleError
 
 def add_export(commands) -> None:
     sub = commands.add_parser(
-        "export", help="write the model as ONNX: a style encoder and a transfer graph (needs waestyle[onnx])"
+        "export",
+        help="write the model as ONNX: a style encoder and a transfer graph, and its style head's graphs when it "
+        "has one (needs waestyle[onnx])",
     )
     sub.add_argument("--model", type=Path, default=None, metavar="RUN_DIR", help="model folder (default: bundled)")
     sub.add_argument("-o", "--out", type=Path, default=Path("onnx"), help="output folder (default: onnx)")
@@ -29,32 +31,37 @@ def add_export(commands) -> None:
         "within a few 1/255 (it runs in float32 as before)",
     )
     sub.add_argument("--overwrite", action="store_true", help="replace an earlier export in the folder")
+    sub.add_argument("--no-style-head", action="store_true",
+                     help="leave the model's style head out: the graphs give the plain one-pass transfer")  # fmt: skip
     add_vgg19_option(sub)
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from waestyle.stylize.onnx_backend import verify_export
+    from waestyle.stylize.onnx_backend import cached_export, is_exported, verify_export
     from waestyle.stylize.onnx_export import export_onnx
     from waestyle.stylize.stylizer import Stylizer
 
     if args.half is not None and args.web is not None:
         raise WaestyleError("--half and --web write different things: give one of them")
-    stylizer = Stylizer.load(args.model, vgg19_weights=args.vgg19_weights, precision="fp32", backend="torch")
+    stylizer = Stylizer.load(args.model, vgg19_weights=args.vgg19_weights, precision="fp32", backend="torch",
+                             style_head=not args.no_style_head)  # fmt: skip
     if args.half is not None:
         return _export_half(stylizer, args)
     if args.web is not None:
         from waestyle.web.static_site import export_site
 
-        site = export_site(stylizer.model, args.web, overwrite=args.overwrite)
+        site = export_site(stylizer.model, args.web, overwrite=args.overwrite, style_head=stylizer.head)
         size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
         print(f"wrote a static site to {site} ({size / 2**20:.1f} MB); serve it with any static file server, e.g.")
         print(f"  python -m http.server -d {site}   (see {site / 'README.md'} for threads)")
         return 0
-    result = export_onnx(stylizer.model, args.out, overwrite=args.overwrite)
-    for path in (result.style_graph, result.transfer_graph, result.sidecar):
+    cached = cached_export(stylizer.model, stylizer.head)  # exported already (serve, the backend): copied
+    reuse = cached if is_exported(cached, stylizer.head) else None
+    result = export_onnx(stylizer.model, args.out, overwrite=args.overwrite, style_head=stylizer.head, reuse=reuse)
+    for path in result.files:
         print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
     try:
-        difference = verify_export(stylizer.model, result.folder)
+        difference = verify_export(stylizer.model, result.folder, style_head=stylizer.head)
     except ImportError:
         print("checked with onnx.checker; install onnxruntime to compare the graphs with PyTorch")
         return 0

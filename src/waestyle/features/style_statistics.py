@@ -10,6 +10,7 @@ representation.
 Training, refinement and the ceiling test (scripts/ceiling_test.py) all compare styles through it.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -145,16 +146,30 @@ class StyleStatistics(nn.Module):
         return out
 
     @staticmethod
-    def distance(output: dict[str, torch.Tensor], target: dict[str, torch.Tensor], floor: float = 0.0) -> torch.Tensor:
+    def distance(output: dict[str, torch.Tensor], target: dict[str, torch.Tensor], floor: float = 0.0,
+                 part_weights: Sequence[float] | None = None) -> torch.Tensor:  # fmt: skip
         """(B,) relative squared distance per image: averaged over each part's statistics, then over the parts
-        (each part counts the same, whatever its number of layers); `target` may hold one image's statistics for
-        a whole batch (it broadcasts). `floor` > 0 holds each denominator at least that share of the targets'
-        median, so a near-zero statistic (a near-black style's colours) cannot outweigh the rest of the batch."""
+        (each part counts the same, whatever its number of layers, unless `part_weights` gives one weight per
+        part: a weighted mean); `target` may hold one image's statistics for a whole batch (it broadcasts).
+        `floor` > 0 holds each denominator at least that share of the targets' median, so a near-zero statistic
+        (a near-black style's colours) cannot outweigh the rest of the batch."""
         parts: dict[str, list[torch.Tensor]] = {}
         for key in output:
             distance = relative_squared_distance(output[key], target[key].expand_as(output[key]), floor)
             parts.setdefault(key.split("/")[0], []).append(distance)
-        return torch.stack([torch.stack(values).mean(0) for values in parts.values()]).mean(0)
+        per_part = torch.stack([torch.stack(values).mean(0) for values in parts.values()])
+        if part_weights is None:
+            return per_part.mean(0)
+        if len(part_weights) != len(per_part) or min(part_weights) < 0 or sum(part_weights) <= 0:
+            raise WaestyleError(f"need {len(per_part)} non-negative part weights, not {list(part_weights)}")
+        weights = per_part.new_tensor(part_weights)
+        return (per_part * weights[:, None]).sum(0) / weights.sum()
+
+    def part_weights(self, colour_weight: float) -> list[float] | None:
+        """Weights that count the pixel-colour parts `colour_weight` times each other part (None: all alike)."""
+        if colour_weight == 1:
+            return None
+        return [colour_weight if spec.network == "pixels" else 1.0 for spec in self.specs]
 
 
 # Style losses a model can train with (`--style-loss NAME`), beside the default ("": the relative Gram

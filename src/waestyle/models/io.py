@@ -16,6 +16,7 @@ from waestyle.core.config import ModelConfig
 from waestyle.core.errors import WaestyleError
 from waestyle.core.files import atomic_write_bytes
 from waestyle.core.version import __version__
+from waestyle.models.style_head import load_style_head, save_style_head
 
 FORMAT = "waestyle"
 FORMAT_VERSION = 1
@@ -87,7 +88,8 @@ def too_large_for_float16(weights: dict[str, torch.Tensor]) -> list[str]:
 
 
 def write_half_model(source: str | Path, out: str | Path, overwrite: bool = False) -> Path:
-    """A copy of the model folder `source` with float16 weights (its largest value must fit: |w| < 65,504)."""
+    """A copy of the model folder `source` with float16 weights (its largest value must fit: |w| < 65,504), and
+    its style head, if any, in float16 too."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
         raise WaestyleError(f"{out}: exists and is not empty (pass --overwrite to replace the model in it)")
@@ -97,6 +99,9 @@ def write_half_model(source: str | Path, out: str | Path, overwrite: bool = Fals
         raise WaestyleError(f"{source}: weight {too_large[0]} does not fit in float16")
     out.mkdir(parents=True, exist_ok=True)
     save_model(out, config, weights, model_step(source), dtype=torch.float16)
+    head = load_style_head(source)
+    if head is not None:
+        save_style_head(head[0], out, head[1]["step"], torch.float16)
     return out
 
 

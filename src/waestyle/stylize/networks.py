@@ -17,6 +17,7 @@ import torch
 from waestyle.core.config import PRECISIONS
 from waestyle.core.devices import has_amx
 from waestyle.core.errors import WaestyleError
+from waestyle.models.style_head import StyleHead
 from waestyle.models.wae import WAEStyleModel
 from waestyle.stylize.compiled import CompiledOrEager
 from waestyle.stylize.controls import content_size, keep_content
@@ -46,7 +47,8 @@ def use_bf16(precision: str, device: torch.device) -> bool:
 BACKEND_ENV = "WAESTYLE_BACKEND"
 
 
-def choose_backend(model: WAEStyleModel, device: torch.device, backend: str, precision: str) -> str:
+def choose_backend(model: WAEStyleModel, device: torch.device, backend: str, precision: str,
+                   style_head: StyleHead | None = None) -> str:  # fmt: skip
     """`auto`: $WAESTYLE_BACKEND when set, else the faster one on this machine (see onnx_backend.default_backend);
     an explicit precision asks for PyTorch's own numerics, and a prior-filled model needs PyTorch (the graphs
     cannot draw from it)."""
@@ -65,16 +67,20 @@ def choose_backend(model: WAEStyleModel, device: torch.device, backend: str, pre
     bf16 = use_bf16(precision, device)
     if precision != "auto" or model.config.content_fill == "prior":
         return "torch"
-    return default_backend(device, bf16, lambda: is_exported(cached_export(model)))
+    return default_backend(device, bf16, lambda: is_exported(cached_export(model, style_head), style_head))
 
 
 class InferenceNetworks:
-    """Style encoding, content encoding and decoding of one model, in the chosen backend and precision."""
+    """Style encoding, content encoding and decoding of one model, in the chosen backend and precision. The
+    onnxruntime backend's export holds the model's style head's graphs too (`style_head`), so the page's
+    in-browser mode shares it; the head itself runs in PyTorch (stylize/style_head.py)."""
 
-    def __init__(self, model: WAEStyleModel, device: torch.device, precision: str, backend: str, compile: bool):
+    def __init__(self, model: WAEStyleModel, device: torch.device, precision: str, backend: str, compile: bool,
+                 style_head: StyleHead | None = None):  # fmt: skip
         self.model, self.device = model.to(device).eval(), device
-        self.backend = choose_backend(self.model, device, backend, precision)
-        self.onnx = OnnxRuntimeNetworks(ensure_export(self.model)) if self.backend == "onnxruntime" else None
+        self.backend = choose_backend(self.model, device, backend, precision, style_head)
+        onnx = self.backend == "onnxruntime"
+        self.onnx = OnnxRuntimeNetworks(ensure_export(self.model, style_head)) if onnx else None
         self.bf16 = self.onnx is None and use_bf16(precision, device)
         self.dtype = torch.bfloat16 if self.bf16 else torch.float32
         self.memory_format = torch.channels_last if self.bf16 else torch.contiguous_format

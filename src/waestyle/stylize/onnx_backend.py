@@ -18,15 +18,22 @@ import numpy as np
 import torch
 
 from waestyle.core.errors import WaestyleError
+from waestyle.features.style_statistics import load_style_loss
+from waestyle.models.style_head import StyleHead
 from waestyle.models.wae import WAEStyleModel
 from waestyle.stylize.onnx_export import (
     FORMAT_VERSION,
+    HEAD_GRAPH,
     SIDECAR,
+    STATISTICS_GRAPH,
     STYLE_GRAPH,
     TRANSFER_GRAPH,
+    HeadGraph,
+    StatisticsGraph,
     TransferGraph,
     export_onnx,
     fp32_copy,
+    head_graph_names,
     weights_digest,
 )
 
@@ -63,19 +70,21 @@ def cache_root() -> Path:
     return Path(os.environ.get("WAESTYLE_CACHE") or Path.home() / ".cache" / "waestyle")
 
 
-def cached_export(model: WAEStyleModel) -> Path:
-    """The cache folder for this model's graphs in this export format (it may not exist yet)."""
-    return cache_root() / "onnx" / f"{weights_digest(model)}-v{FORMAT_VERSION}"
+def cached_export(model: WAEStyleModel, style_head: StyleHead | None = None) -> Path:
+    """The cache folder for this model's graphs (with its style head's, when given) in this export format (it
+    may not exist yet)."""
+    return cache_root() / "onnx" / f"{weights_digest(model, style_head)}-v{FORMAT_VERSION}"
 
 
-def is_exported(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR))
+def is_exported(folder: Path, style_head: StyleHead | None = None) -> bool:
+    names = (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR, *head_graph_names(style_head))
+    return all((folder / name).is_file() for name in names)
 
 
-def ensure_export(model: WAEStyleModel) -> Path:
-    """This model's graphs in the cache, exported first if missing (a few seconds, once per model)."""
-    folder = cached_export(model)
-    if is_exported(folder):
+def ensure_export(model: WAEStyleModel, style_head: StyleHead | None = None) -> Path:
+    """This model's graphs (and its style head's) in the cache, exported first if missing (seconds, once)."""
+    folder = cached_export(model, style_head)
+    if is_exported(folder, style_head):
         return folder
     if not exporter_available():
         raise WaestyleError(
@@ -85,12 +94,12 @@ def ensure_export(model: WAEStyleModel) -> Path:
     log.warning("exporting the model to ONNX for the onnxruntime backend (once; cached in %s)", folder)
     staging = folder.with_name(f".{folder.name}.{os.getpid()}")
     try:
-        export_onnx(model, staging, overwrite=True)
+        export_onnx(model, staging, overwrite=True, style_head=style_head)
         folder.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(staging, folder)  # another process may have finished first: theirs is as good
         except OSError:
-            if not is_exported(folder):
+            if not is_exported(folder, style_head):
                 raise
     except OSError as err:
         raise WaestyleError(f"cannot write the ONNX cache {folder}: {err.strerror or err}") from err
@@ -161,10 +170,14 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
 
 
-def verify_export(model: WAEStyleModel, folder: str | Path, seed: int = 0) -> float:
+def verify_export(
+    model: WAEStyleModel, folder: str | Path, seed: int = 0, style_head: StyleHead | None = None
+) -> float:
     """Largest absolute difference between PyTorch and ONNX Runtime on a small random style and content
-    (z_s and the image, every content size's octave); raises ImportError without onnxruntime."""
+    (z_s and the image, every content size's octave; the style head's statistics, codes and offsets when
+    given); raises ImportError without onnxruntime."""
     networks = OnnxRuntimeNetworks(folder)
+    worst = 0.0 if style_head is None else verify_head(model, Path(folder), style_head, seed)
     config = model.config
     generator = torch.Generator().manual_seed(seed)
     side = 5 * config.content_stride if config.arch == "spatial" else config.image_size
@@ -173,7 +186,7 @@ def verify_export(model: WAEStyleModel, folder: str | Path, seed: int = 0) -> fl
     model = fp32_copy(model)
     with torch.no_grad():
         z_style = model.encode_style(style)
-        worst = (networks.encode_style(style) - z_style).abs().max().item()
+        worst = max(worst, (networks.encode_style(style) - z_style).abs().max().item())
         sizes = sorted({config.content_dim, max(1, config.content_dim // 4), 1}) if config.nested_content else [None]
         for size in sizes:
             k = size or config.content_dim
@@ -187,3 +200,29 @@ def verify_export(model: WAEStyleModel, folder: str | Path, seed: int = 0) -> fl
             found = networks.stylise(content, codes, config.content_dim, per_layer)
             worst = max(worst, (found - expected).abs().max().item())
     return worst
+
+
+def verify_head(model: WAEStyleModel, folder: Path, style_head: StyleHead, seed: int = 0) -> float:
+    """Largest absolute difference between PyTorch and ONNX Runtime in the style head's graphs (statistics of a
+    random style; codes and offsets of its z_s)."""
+    import onnxruntime as ort
+
+    head = style_head.float().eval()
+    config = model.config
+    style = torch.rand(2, 3, config.style_size or config.image_size, 72, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        z_style = fp32_copy(model).encode_style(style)
+        feeds, worst = {"z_style": _array(z_style)}, 0.0
+        if head.statistics_dim:
+            expected = StatisticsGraph(load_style_loss(head.loss).eval())(style)
+            session = ort.InferenceSession(str(folder / STATISTICS_GRAPH), providers=["CPUExecutionProvider"])
+            (found,) = session.run(None, {"style": _array(style)})
+            # the statistics are read standardised by the head: compare them on that scale
+            scale = head.statistics_std
+            worst = ((torch.from_numpy(found) - expected).abs() / scale).max().item()
+            feeds["statistics"] = _array(expected)
+        codes, offsets = HeadGraph(head)(z_style, expected if head.statistics_dim else None)
+        session = ort.InferenceSession(str(folder / HEAD_GRAPH), providers=["CPUExecutionProvider"])
+        found_codes, found_offsets = session.run(None, feeds)
+    worst = max(worst, (torch.from_numpy(found_codes) - codes).abs().max().item())
+    return max(worst, (torch.from_numpy(found_offsets) - offsets).abs().max().item())

@@ -9,6 +9,16 @@ norm offsets (1, offsets), every styled layer's scale-and-shift offsets end to e
 repeated `layers` times (the sidecar's transfer.styled_layers) and zero offsets (transfer.offsets of them) give
 the plain transfer, and refined codes and offsets (stylize/refine.py) decode in the same graph.
 
+A model with a style head (models/style_head.py) adds its two graphs, so the head's codes and offsets decode in
+the transfer graph as the Python API's do:
+
+style_statistics.onnx   style (B, 3, H, W), read as the style graph reads it  -> statistics (B, D)
+style_head.onnx         z_style (B, style_dim), statistics (B, D)             -> codes (B, layers, style_dim),
+                                                                                 offsets (B, offsets)
+
+Two graphs, not one, so that a mix of styles reads the weighted mean of its images' statistics and z_s, as
+Stylizer.style does; the sidecar's style_head says so (null without a head).
+
 Heights and widths are dynamic for a spatial model, in multiples of its content stride (Stylizer pads
 with edge pixels and crops back); a global model's transfer graph takes its training size. The transfer
 graph takes one image at a time (a spatial model's images differ in size anyway). What a caller must do
@@ -32,15 +42,20 @@ from torch import nn
 
 from waestyle.core.errors import WaestyleError
 from waestyle.core.version import __version__
+from waestyle.features.style_statistics import StyleStatistics, load_style_loss
+from waestyle.models.style_head import StyleHead, statistics_vector
 from waestyle.models.wae import WAEStyleModel, keep_content_channels
 from waestyle.stylize.resolution import WORK_SIDE
 
 STYLE_GRAPH = "style_encoder.onnx"
 TRANSFER_GRAPH = "transfer.onnx"
+STATISTICS_GRAPH = "style_statistics.onnx"
+HEAD_GRAPH = "style_head.onnx"
 SIDECAR = "waestyle-onnx.json"
 OPSET = 18
-# 3: the spatial transfer graph also takes norm offsets; 2: one z_s per styled layer; 1: one z_s for all
-FORMAT_VERSION = 3
+# 4: the style head's graphs; 3: the spatial transfer graph also takes norm offsets; 2: one z_s per styled layer;
+# 1: one z_s for all
+FORMAT_VERSION = 4
 
 
 class StyleGraph(nn.Module):
@@ -70,6 +85,29 @@ class TransferGraph(nn.Module):
         return self.model.decode(z_content, z_style, content_size, per_layer)
 
 
+class StatisticsGraph(nn.Module):
+    """Style image -> the statistics vector the style head reads (its frozen network's moments, the colours')."""
+
+    def __init__(self, stats: StyleStatistics):
+        super().__init__()
+        self.stats = stats
+
+    def forward(self, style: torch.Tensor) -> torch.Tensor:
+        return statistics_vector(self.stats.statistics(style))
+
+
+class HeadGraph(nn.Module):
+    """(z_s, statistics) -> (a code per styled layer, every layer's norm offsets end to end)."""
+
+    def __init__(self, head: StyleHead):
+        super().__init__()
+        self.head = head
+
+    def forward(self, z_style: torch.Tensor, statistics: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        codes, offsets = self.head(z_style, statistics)
+        return codes, torch.cat(offsets, dim=1)
+
+
 def styled_layers(model: WAEStyleModel) -> int | None:
     """How many codes a spatial model's transfer graph takes (None: one z_s, as a global model's does)."""
     return getattr(model.decoder, "styled_layers", None)
@@ -91,29 +129,66 @@ class ExportResult:
     style_graph: Path
     transfer_graph: Path
     sidecar: Path
+    head_graphs: tuple[Path, ...] = ()  # the style head's statistics and head graphs, when the model has one
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.style_graph, self.transfer_graph, *self.head_graphs, self.sidecar)
 
 
-def weights_digest(model: WAEStyleModel) -> str:
-    """A short digest of the trainable weights: names an export (and its cache entry) by what it holds."""
+def head_graph_names(style_head: StyleHead | None) -> tuple[str, ...]:
+    """The style head's graph files: statistics (when it reads them) and head; none without a head."""
+    if style_head is None:
+        return ()
+    return (STATISTICS_GRAPH, HEAD_GRAPH) if style_head.statistics_dim else (HEAD_GRAPH,)
+
+
+def weights_digest(model: WAEStyleModel, style_head: StyleHead | None = None) -> str:
+    """A short digest of the trainable weights (and the style head's): names an export (and its cache entry) by
+    what it holds."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.trainable_state_dict().items()):
+    tensors = sorted(model.trainable_state_dict().items())
+    if style_head is not None:
+        tensors += sorted((f"style_head.{k}", v) for k, v in style_head.state_dict().items())
+    for name, tensor in tensors:
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
-def sidecar(model: WAEStyleModel) -> dict:
+def head_sidecar(model: WAEStyleModel, style_head: StyleHead | None) -> dict | None:
+    """How to run the style head's graphs (None without a head)."""
+    if style_head is None:
+        return None
+    layers, dim = styled_layers(model), model.config.style_dim
+    return {
+        "statistics_graph": STATISTICS_GRAPH if style_head.statistics_dim else None,
+        "head_graph": HEAD_GRAPH,
+        "statistics": {"input": "style", "output": "statistics", "dim": style_head.statistics_dim,
+                       "read": "the same style image the style graph reads", "loss": style_head.loss},
+        "inputs": ["z_style", "statistics"] if style_head.statistics_dim else ["z_style"],
+        "outputs": ["codes", "offsets"],
+        "codes": f"(B, {layers}, {dim}): the transfer graph's z_style",
+        "offsets": f"(B, {offsets_size(model)}): the transfer graph's offsets",
+        "mix": "the weighted mean of the style images' z_style and (over images only) of their statistics",
+        "strength": "codes move from the content's own z_style (repeated per layer) by strength; offsets times it",
+    }  # fmt: skip
+
+
+def sidecar(model: WAEStyleModel, style_head: StyleHead | None = None) -> dict:
     """What a caller needs beside the graphs: inputs, sizes, and the model's settings."""
     config = model.config
     spatial = config.arch == "spatial"
     layers = styled_layers(model)
+    graphs = {"style_encoder": STYLE_GRAPH, "transfer": TRANSFER_GRAPH}
+    graphs |= {name.removesuffix(".onnx"): name for name in head_graph_names(style_head)}
     return {
         "format": "waestyle-onnx",
         "format_version": FORMAT_VERSION,
         "waestyle_version": __version__,
-        "weights_digest": weights_digest(model),
+        "weights_digest": weights_digest(model, style_head),
         "opset": OPSET,
-        "graphs": {"style_encoder": STYLE_GRAPH, "transfer": TRANSFER_GRAPH},
+        "graphs": graphs,
         "input": {
             "layout": "NCHW",
             "channels": "RGB",
@@ -150,13 +225,17 @@ def sidecar(model: WAEStyleModel) -> dict:
             "pad": "replicate the last row and column up to the multiple; crop the output back",
             "batch": 1,
         },
-        "z_style_prior": "N(0, I): a random style is a standard normal draw",
+        "style_head": head_sidecar(model, style_head),
+        "z_style_prior": "N(0, I): a random style is a standard normal draw (no statistics: the head is skipped)",
         "model": asdict(config),
     }
 
 
-def export_onnx(model: WAEStyleModel, out_dir: str | Path, *, overwrite: bool = False) -> ExportResult:
-    """Write both graphs and the sidecar into `out_dir`, each checked with onnx.checker; all or nothing."""
+def export_onnx(model: WAEStyleModel, out_dir: str | Path, *, overwrite: bool = False,
+                style_head: StyleHead | None = None, reuse: Path | None = None) -> ExportResult:  # fmt: skip
+    """Write the graphs (the style head's too, when given) and the sidecar into `out_dir`, each checked with
+    onnx.checker; all or nothing. `reuse`: a folder holding this model's graphs already (the ONNX cache's entry
+    for it), copied instead of exported again."""
     try:
         import onnx
         import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
@@ -165,23 +244,35 @@ def export_onnx(model: WAEStyleModel, out_dir: str | Path, *, overwrite: bool = 
             f"export needs the onnx extra: pip install 'waestyle[onnx]' ({err.name} is missing)"
         ) from err
     out_dir = Path(out_dir)
-    names = (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR)
-    existing = [n for n in names if (out_dir / n).exists()]
+    head_names = head_graph_names(style_head)
+    graphs = (STYLE_GRAPH, TRANSFER_GRAPH, *head_names)
+    existing = [n for n in (*graphs, SIDECAR) if (out_dir / n).exists()]
     if existing and not overwrite:
         raise WaestyleError(f"{out_dir / existing[0]} exists; pass --overwrite to replace it")
     model = fp32_copy(model)
+    style_head = None if style_head is None else copy.deepcopy(style_head).float().eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
-        _export_graphs(model, staging)
-        for name in (STYLE_GRAPH, TRANSFER_GRAPH):
+        if reuse is not None:
+            for name in graphs:
+                shutil.copy2(Path(reuse) / name, staging / name)
+        else:
+            _export_graphs(model, staging)
+            if style_head is not None:
+                _export_head_graphs(model, style_head, staging)
+        for name in graphs:
             onnx.checker.check_model(str(staging / name), full_check=True)
-        (staging / SIDECAR).write_text(json.dumps(sidecar(model), indent=2) + "\n")
-        for name in names:
+        (staging / SIDECAR).write_text(json.dumps(sidecar(model, style_head), indent=2) + "\n")
+        for name in (*graphs, SIDECAR):
             os.replace(staging / name, out_dir / name)
+        if style_head is None:  # an earlier export's head graphs would not match this model
+            for name in (STATISTICS_GRAPH, HEAD_GRAPH):
+                (out_dir / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ExportResult(out_dir, *(out_dir / name for name in names))
+    return ExportResult(out_dir, out_dir / STYLE_GRAPH, out_dir / TRANSFER_GRAPH, out_dir / SIDECAR,
+                        tuple(out_dir / name for name in head_names))  # fmt: skip
 
 
 def _export_graphs(model: WAEStyleModel, folder: Path) -> None:
@@ -218,8 +309,34 @@ def _export_graphs(model: WAEStyleModel, folder: Path) -> None:
          {"style": style_dims}, STYLE_GRAPH),
         (TransferGraph(model), transfer_args, list(transfer_dims), ["image"], transfer_dims, TRANSFER_GRAPH),
     ]  # fmt: skip
+    _run_exports(jobs, folder)
+
+
+def _export_head_graphs(model: WAEStyleModel, style_head: StyleHead, folder: Path) -> None:
+    config = model.config
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    jobs = []
+    if style_head.statistics_dim:
+        stats = load_style_loss(style_head.loss).eval()
+        style_dims = {"style": {0: torch.export.Dim("batch", min=1, max=1024),
+                                2: torch.export.Dim("style_height", min=32, max=4096),
+                                3: torch.export.Dim("style_width", min=32, max=4096)}}  # fmt: skip
+        example = (torch.rand(2, 3, 96, 104),)
+        jobs.append((StatisticsGraph(stats), example, ["style"], ["statistics"], style_dims, STATISTICS_GRAPH))
+    head_args = (torch.randn(2, config.style_dim),)
+    head_dims = {"z_style": {0: batch}}
+    if style_head.statistics_dim:
+        head_args += (torch.randn(2, style_head.statistics_dim),)
+        head_dims["statistics"] = {0: batch}
+    jobs.append((HeadGraph(style_head), head_args, list(head_dims), ["codes", "offsets"], head_dims, HEAD_GRAPH))
+    _run_exports(jobs, folder)
+
+
+def _run_exports(jobs: list, folder: Path) -> None:
+    """torch.onnx.export each (module, example args, input names, output names, dynamic shapes, file name)."""
     quiet = logging.getLogger("torch.onnx"), logging.getLogger("torch.export")
     levels = [logger.level for logger in quiet]
+    name = ""
     try:
         for logger in quiet:
             logger.setLevel(logging.ERROR)

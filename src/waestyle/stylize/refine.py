@@ -61,10 +61,14 @@ class RefineSettings:
     offsets: bool = True
     offset_lr: float = 0.1
     offset_weight: float = 0.1
+    # how much the style loss's pixel-colour part counts against each of its other parts (1: alike)
+    colour_weight: float = 1.0
 
     def __post_init__(self):
         if self.steps < 0 or not 32 <= self.side <= 512:
             raise WaestyleError("--refine must be 0 or more steps, at a working side from 32 to 512 px")
+        if self.colour_weight < 0:
+            raise WaestyleError("the colour weight must be 0 or more")
 
     @classmethod
     def of(cls, refine: "int | RefineSettings") -> "RefineSettings":
@@ -144,7 +148,8 @@ class Refiner:
         dtype = next(self.model.decoder.parameters()).dtype
         decoded = self.model.decode(z_content, z.to(dtype), content_dim, offsets)[..., : size[0], : size[1]].float()
         maps: dict = {}
-        style = self.stats.distance(self.stats.statistics(decoded, maps), target)
+        weights = self.stats.part_weights(settings.colour_weight)
+        style = self.stats.distance(self.stats.statistics(decoded, maps), target, part_weights=weights)
         start = style.detach().clamp_min(1e-8) if start is None else start
         ratio = (style / start).mean()
         layer = self.content_net.content_layer

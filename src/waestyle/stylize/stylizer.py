@@ -81,7 +81,7 @@ class Stylizer:
         style_head: StyleHead | None = None,
     ):
         self.device = torch.device(device)
-        self.networks = InferenceNetworks(model, self.device, precision, backend, compile)
+        self.networks = InferenceNetworks(model, self.device, precision, backend, compile, style_head)
         self.model, self.max_side = self.networks.model, max_side
         self.backend, self.bf16, self.compiled = self.networks.backend, self.networks.bf16, self.networks.compiled
         self.style_head = None if style_head is None else StylePredictor(style_head, self.device)
@@ -129,6 +129,11 @@ class Stylizer:
             check_fits(head[0], model.decoder, model_dir)
         return cls(model, resolve_device(device), max_side=max_side, precision=precision, backend=backend,
                    compile=compile, style_head=None if head is None else head[0])  # fmt: skip
+
+    @property
+    def head(self) -> StyleHead | None:
+        """The style head's network (None without one): what an ONNX export writes beside the model's graphs."""
+        return None if self.style_head is None else self.style_head.head
 
     @property
     def config(self) -> ModelConfig:

@@ -24,7 +24,7 @@ from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.core.errors import WaestyleError
 from waestyle.core.version import __version__
 from waestyle.data.images import ImageTooLarge, NotAnImage, decode_image
-from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH
+from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, head_graph_names
 from waestyle.web.access import RateLimiter, key_matches
 from waestyle.web.security import security_headers
 from waestyle.web.static_site import model_summary, runtime_file
@@ -129,7 +129,8 @@ def _in_browser_routes(stylizer) -> APIRouter:
 
         with lock:  # one export, whatever the number of first requests
             if not exported:
-                exported.append(ensure_export(fp32_copy(stylizer.model)))  # fp32 even if PyTorch runs bf16
+                # fp32 even if PyTorch runs bf16; with the style head's graphs when the model has one
+                exported.append(ensure_export(fp32_copy(stylizer.model), stylizer.head))
             return exported[0]
 
     @router.get("/runtime/{name}", include_in_schema=False)
@@ -142,7 +143,7 @@ def _in_browser_routes(stylizer) -> APIRouter:
 
     @router.get("/model/{name}", include_in_schema=False)
     async def graph(name: str) -> FileResponse:
-        if name not in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR):
+        if name not in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR, *head_graph_names(stylizer.head)):
             raise HTTPException(404, f"no model file {name!r}")
         try:
             folder = await run_in_threadpool(graphs)

@@ -18,6 +18,7 @@ from pathlib import Path
 from waestyle.core.bundled import ASSETS, demo_contents, demo_styles
 from waestyle.core.errors import WaestyleError
 from waestyle.core.version import __version__
+from waestyle.models.style_head import StyleHead
 from waestyle.models.wae import WAEStyleModel
 from waestyle.web.security import security_headers
 
@@ -57,14 +58,15 @@ def model_summary(config) -> dict:
             "style_dim": config.style_dim, "nested_content": config.nested_content}  # fmt: skip
 
 
-def export_site(model: WAEStyleModel, out: str | Path, *, overwrite: bool = False) -> Path:
+def export_site(model: WAEStyleModel, out: str | Path, *, overwrite: bool = False,
+                style_head: StyleHead | None = None) -> Path:  # fmt: skip
     """A static site in `out`: the page, the runtime, the model's graphs, the bundled examples, licences.
 
     Built in a temporary folder beside `out` and moved into place at the end, so a failed export leaves no
     half-written site. The graphs come from the ONNX cache (exported there first if missing: waestyle[onnx]).
     """
     from waestyle.stylize.onnx_backend import ensure_export
-    from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH
+    from waestyle.stylize.onnx_export import SIDECAR, STYLE_GRAPH, TRANSFER_GRAPH, head_graph_names
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -80,9 +82,10 @@ def export_site(model: WAEStyleModel, out: str | Path, *, overwrite: bool = Fals
         for name in RUNTIME_FILES:
             data, _, gzipped = runtime_file(name)
             (runtime / name).write_bytes(gzip.decompress(data) if gzipped else data)
-        graphs = ensure_export(model)  # the ONNX cache's copy: made once per model, shared with `waestyle serve`
+        # the ONNX cache's copy: made once per model (and style head), shared with `waestyle serve`
+        graphs = ensure_export(model, style_head)
         (staging / "model").mkdir()
-        for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR):
+        for name in (STYLE_GRAPH, TRANSFER_GRAPH, SIDECAR, *head_graph_names(style_head)):
             shutil.copy2(graphs / name, staging / "model" / name)
         _write_examples(staging / "examples")
         settings = {"static": True, "version": __version__, "runtime": f"onnxruntime-web {runtime_version()}"}

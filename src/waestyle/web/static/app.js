@@ -180,13 +180,12 @@ async function stylise() {
   }
 }
 
-// Refinement and the style head are PyTorch's: the page says so where it runs the graphs itself.
+// Refinement is PyTorch's: the page says so where it runs the graphs itself.
 function showEngine() {
   const local = runsHere();
   $("api-key-control").hidden = local || !state.model.auth?.api_key;
   $("refine-control").hidden = local;
   $("refine-note").hidden = !local;
-  $("head-note").hidden = !local || !state.model.style_head;
   if (local) $("refine").value = 0;
 }
 

@@ -1,5 +1,5 @@
-// "Run here": the server's transfer (waestyle.stylize) redone in the browser around the two exported graphs,
-// which run in worker.js. Pixels are resized by the canvas (bicubic-like, "high" quality), the rest mirrors
+// "Run here": the server's transfer (waestyle.stylize) redone in the browser around the exported graphs,
+// which run in worker.js; with the model's style head, styles are read through it as Stylizer.style reads them. Pixels are resized by the canvas (bicubic-like, "high" quality), the rest mirrors
 // the Python: the style read at the sidecar's long side, the content at 512 px / texture scale (768 at most)
 // padded to the stride by repeating its edge, the output resized to the photo's size with the photo's finer
 // detail added back, colours kept in BT.601 YCbCr. Refinement needs PyTorch: it is the server's alone.
@@ -91,6 +91,13 @@ function priorSample(seed, size) {
   return Float32Array.from({ length: size }, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
 }
 
+// The weighted mean of equally long vectors (the weights scaled to sum to 1), as controls.mix_latents.
+function mixed(vectors, weights) {
+  const total = weights.reduce((a, b) => a + b, 0), out = new Float32Array(vectors[0].length);
+  vectors.forEach((vector, k) => vector.forEach((v, i) => { out[i] += (weights[k] / total) * v; }));
+  return out;
+}
+
 class LocalEngine {
   constructor(onProgress) {
     this.worker = new Worker("worker.js", { type: "module" });
@@ -125,7 +132,8 @@ class LocalEngine {
     return this;
   }
 
-  async styleLatent(bitmap) {
+  // {z, statistics}: a style image's z_s and the statistics the style head reads (null without a head).
+  async styleRead(bitmap) {
     const style = this.sidecar.style;
     let image;
     if (this.sidecar.model.style_size) {
@@ -140,19 +148,31 @@ class LocalEngine {
     return this.call("style", { pixels, height: image.height, width: image.width }, [pixels.buffer]);
   }
 
+  // The style head's codes and offsets for the mixed z_s `z` and the style images' reads ({z, statistics,
+  // weight}, weight > 0): the head reads their statistics' weighted mean, as Stylizer.style does; none without a
+  // head or without images (a random style alone).
+  async headOf(z, reads) {
+    if (!this.sidecar.style_head || !reads.length) return { codes: null, offsets: null };
+    const statistics = reads[0].statistics && mixed(reads.map((r) => r.statistics), reads.map((r) => r.weight));
+    return this.call("head", { z: Float32Array.from(z), statistics });
+  }
+
   // options: {styles: [{bitmap, weight}], random: {seed, weight} | null, strength, contentDim, keepColors, styleScale}
   async stylise(content, options) {
     const model = this.sidecar.model, spatial = this.sidecar.transfer.dynamic_size;
-    const latents = [], weights = [];
-    for (const style of options.styles) { latents.push(await this.styleLatent(style.bitmap)); weights.push(style.weight); }
+    const reads = [];
+    for (const style of options.styles) reads.push({ ...await this.styleRead(style.bitmap), weight: style.weight });
+    const latents = reads.map((read) => read.z), weights = reads.map((read) => read.weight);
     if (options.random) { latents.push(priorSample(options.random.seed, model.style_dim)); weights.push(options.random.weight); }
     const total = weights.reduce((a, b) => a + b, 0);
     if (!latents.length || total <= 0) throw new Error("choose a style, or weights that are not all zero");
-    let z = new Float32Array(model.style_dim);
-    latents.forEach((latent, k) => latent.forEach((v, i) => { z[i] += (weights[k] / total) * v; }));
-    if (options.strength !== 1) {
-      const own = await this.styleLatent(content);
-      z = z.map((v, i) => own[i] + options.strength * (v - own[i]));
+    let z = mixed(latents, weights);
+    let { codes, offsets } = await this.headOf(z, reads.filter((read) => read.weight > 0));
+    if (options.strength !== 1) {  // from the content's own z_s (each layer's code from it), offsets scaled
+      const own = (await this.styleRead(content)).z, s = options.strength;
+      z = z.map((v, i) => own[i] + s * (v - own[i]));
+      if (codes) codes = codes.map((v, i) => own[i % own.length] + s * (v - own[i % own.length]));
+      if (offsets) offsets = offsets.map((v) => s * v);
     }
     const [workHeight, workWidth] = spatial
       ? scaledSize(content.height, content.width, Math.max(16, Math.min(MAX_WORK_SIDE, Math.round(WORK_SIDE / options.styleScale))))
@@ -161,8 +181,8 @@ class LocalEngine {
     const padTo = (side) => (spatial ? Math.max(least, Math.ceil(side / stride) * stride) : side);
     const [padHeight, padWidth] = [padTo(workHeight), padTo(workWidth)];
     const pixels = planar(drawn(content, workHeight, workWidth), padHeight, padWidth);
-    const decoded = await this.call("transfer",
-      { pixels, height: padHeight, width: padWidth, z, contentSize: options.contentDim ?? model.content_dim }, [pixels.buffer]);
+    const decoded = await this.call("transfer", { pixels, height: padHeight, width: padWidth, z, codes, offsets,
+      contentSize: options.contentDim ?? model.content_dim }, [pixels.buffer]);
     const work = toImageData(decoded, padHeight, padWidth, workHeight, workWidth);
     const [height, width] = scaledSize(content.height, content.width, Math.min(MAX_OUTPUT_SIDE, Math.max(content.height, content.width)));
     const out = height === workHeight && width === workWidth ? work : drawn(bitmapOf(work), height, width);
