@@ -23,6 +23,7 @@ import argparse
 import io
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -37,7 +38,16 @@ from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod
 from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network
-from waestyle.models.style_head import StyleHead, check_fits, load_style_head, save_style_head, statistics_vector
+from waestyle.models.style_head import (
+    StyleHead,
+    check_fits,
+    content_size_input,
+    load_style_head,
+    save_style_head,
+    statistics_vector,
+)
+from waestyle.models.wae import sample_content_sizes
+from waestyle.stylize.controls import keep_content
 from waestyle.stylize.refine import REFINE_LOSS, Refiner, RefineSettings
 from waestyle.stylize.stylizer import Stylizer
 from waestyle.training.device_data import DeviceBatches, load_to_device, stored_side
@@ -46,9 +56,10 @@ from waestyle.training.distributed import Distributed
 CONTENT_SIDE, STYLE_SIDE = 128, 256  # as the search: the photo at 128 px, the style as the encoder reads it
 
 
-def head_for(stylizer: Stylizer, statistics_dim: int = 0) -> StyleHead:
+def head_for(stylizer: Stylizer, statistics_dim: int = 0, content_sized: bool = False) -> StyleHead:
     return StyleHead(stylizer.config.style_dim, stylizer.model.decoder.modulation_sizes(),
-                     statistics_dim=statistics_dim, loss=REFINE_LOSS if statistics_dim else "")  # fmt: skip
+                     statistics_dim=statistics_dim, loss=REFINE_LOSS if statistics_dim else "",
+                     content_sized=content_sized)  # fmt: skip
 
 
 def load_head(folder: Path) -> tuple[StyleHead, int]:
@@ -68,21 +79,29 @@ class Objective:
     distance, tried first, rewards pushing an already close pair ever closer without bound: the penalties grew
     and training diverged.)"""
 
-    def __init__(self, stylizer: Stylizer, settings: RefineSettings | None = None):
+    def __init__(self, stylizer: Stylizer, settings: RefineSettings | None = None, content_power: float = 0.5):
         self.model, self.settings = stylizer.model, settings or RefineSettings()
         self.refiner = Refiner(stylizer.model, stylizer.device)
         self.stats = self.refiner.stats
+        self.content_power = content_power
 
-    def __call__(self, head: StyleHead, contents: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
-        refiner, size = self.refiner, tuple(contents.shape[-2:])
+    def __call__(self, head: StyleHead, contents: torch.Tensor, styles: torch.Tensor,
+                 content_dim: int | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+        """With `content_dim` k < the model's K, the transfer keeps k z_c channels and the content term weighs
+        (k / K) ** content_power as much: fewer content channels ask for more style (the content-size knob)."""
+        refiner, size, full = self.refiner, tuple(contents.shape[-2:]), self.model.config.content_dim
+        k = full if content_dim is None else content_dim
+        weight = self.settings.content_weight * (k / full) ** self.content_power
+        settings = replace(self.settings, content_weight=weight)
         with torch.no_grad():
             z_style = self.model.encode_style(styles)
             target = self.stats.statistics(styles)
-            z_content = self.model.encode_content(contents)
+            z_content = keep_content(self.model.config, self.model.encode_content(contents), k)
             photo = refiner.content_map(contents)
-            _, start = refiner.terms(z_style, z_content, size, photo, target, self.settings, None)
-        codes, offsets = head(z_style, statistics_vector(target) if head.statistics_dim else None)
-        return refiner.terms(codes, z_content, size, photo, target, self.settings, None, start, offsets)[0]
+            _, start = refiner.terms(z_style, z_content, size, photo, target, settings, k)
+        sized = torch.full((len(contents),), content_size_input(k, full), device=contents.device)
+        codes, offsets = head(z_style, statistics_vector(target) if head.statistics_dim else None, sized)
+        return refiner.terms(codes, z_content, size, photo, target, settings, k, start, offsets)[0]
 
 
 def train(args: argparse.Namespace) -> None:
@@ -93,11 +112,11 @@ def train(args: argparse.Namespace) -> None:
     for parameter in stylizer.model.parameters():
         parameter.requires_grad_(False)
     stylizer.model.eval()
-    objective = Objective(stylizer, RefineSettings(colour_weight=args.colour_weight))
+    objective = Objective(stylizer, RefineSettings(colour_weight=args.colour_weight), args.content_power)
     probe = torch.rand(1, 3, 64, 64, device=device)
     with torch.no_grad():
         statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
-    head = head_for(stylizer, statistics_dim).to(device)
+    head = head_for(stylizer, statistics_dim, args.content_sizes).to(device)
     optimizer = torch.optim.Adam(head.parameters(), lr=args.lr)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
@@ -122,10 +141,15 @@ def train(args: argparse.Namespace) -> None:
         head.fit_standardisation(training_statistics(objective, train_styles, place))
     log = open(args.out / "log.csv", "a")
     if start == 0:
-        log.write("step,loss,style_ratio,content,held_style_ratio,held_content\n")
+        log.write("step,loss,style_ratio,content,held_style_ratio,held_content,content_dim\n")
     bar = tqdm(zip(content_batches, style_batches, strict=True), total=args.steps - start, desc="style head")
+    full = stylizer.config.content_dim
     for step, (contents, style_images) in enumerate(bar, start + 1):
-        terms = objective(head, contents, style_images)
+        # one content size per step (seeded by the step, so a resumed run draws the same): the model's nested
+        # sizes, every octave alike (models.wae.sample_content_sizes)
+        draw = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+        k = int(sample_content_sizes(1, full, draw)[0]) if args.content_sizes else full
+        terms = objective(head, contents, style_images, k)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
@@ -135,10 +159,10 @@ def train(args: argparse.Namespace) -> None:
         held_terms = {"style": math.nan, "content": math.nan}
         if step % args.check_every == 0 or step == args.steps or step == start + 1:
             with torch.no_grad():
-                held_terms = {k: v.item() for k, v in objective(head, *check).items()}
+                held_terms = {name: v.item() for name, v in objective(head, *check).items()}
             save(head, optimizer, step, args.out)
         log.write(f"{step},{terms['loss'].item():.5f},{terms['style'].item():.5f},{terms['content'].item():.5f},"
-                  f"{held_terms['style']:.5f},{held_terms['content']:.5f}\n")  # fmt: skip
+                  f"{held_terms['style']:.5f},{held_terms['content']:.5f},{k}\n")  # fmt: skip
         log.flush()
 
 
@@ -218,6 +242,17 @@ def main() -> None:
     fit.add_argument("--device", default="cpu", help="cpu or cuda (fp32, tf32 matmuls on a GPU)")
     fit.add_argument("--resume", action="store_true")
     fit.add_argument("--statistics", action="store_true", help="the head also reads the style's statistics")
+    fit.add_argument(
+        "--content-sizes",
+        action="store_true",
+        help="train at every content size, the head told which (fewer z_c channels: more style)",
+    )
+    fit.add_argument(
+        "--content-power",
+        type=float,
+        default=0.5,
+        help="with --content-sizes, the content term weighs (k / K) ** this at k of K z_c channels",
+    )
     fit.add_argument(
         "--colour-weight",
         type=float,

@@ -1,7 +1,9 @@
 """The style head: an untrained one is the plain model, a trained one reads every style image in one pass, and
 its file beside a model is found, checked and refused clearly when it does not fit."""
 
+import copy
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,16 +13,25 @@ from PIL import Image
 from waestyle.cli.main import main
 from waestyle.core.errors import WaestyleError
 from waestyle.features.style_statistics import load_style_loss
-from waestyle.models.style_head import HEAD_FILE, StyleHead, load_style_head, save_style_head, statistics_vector
+from waestyle.models.style_head import (
+    HEAD_FILE,
+    StyleHead,
+    content_size_input,
+    load_style_head,
+    save_style_head,
+    statistics_vector,
+)
+from waestyle.stylize.controls import Style
 from waestyle.stylize.refine import REFINE_LOSS
 from waestyle.stylize.stylizer import Stylizer
 
 
-def make_head(stylizer: Stylizer, seed: int | None = 0) -> StyleHead:
+def make_head(stylizer: Stylizer, seed: int | None = 0, content_sized: bool = False) -> StyleHead:
     """A head for `stylizer`'s decoder; `seed`: its last layer drawn small (a trained head's stand-in), None: zero."""
     with torch.no_grad():
         dim = statistics_vector(load_style_loss(REFINE_LOSS).statistics(torch.rand(1, 3, 32, 32))).shape[1]
-    head = StyleHead(stylizer.config.style_dim, stylizer.model.decoder.modulation_sizes(), 32, dim, REFINE_LOSS)
+    sizes = stylizer.model.decoder.modulation_sizes()
+    head = StyleHead(stylizer.config.style_dim, sizes, 32, dim, REFINE_LOSS, content_sized=content_sized)
     if seed is not None:
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
@@ -128,3 +139,44 @@ def test_a_half_copy_of_a_model_keeps_its_style_head(plain, spatial_model, image
     contents, (style, _) = images
     full = Stylizer.load(folder, precision="fp32", backend="torch").transfer(contents, style)
     assert (Stylizer.load(out, precision="fp32", backend="torch").transfer(contents, style) - full).abs().max() <= 2e-2
+
+
+def test_a_content_sized_head_answers_for_the_content_size_a_transfer_keeps(plain, images, tmp_path):
+    """The content-size knob through the head: the same Style decodes with the head's codes for each k."""
+    model = copy.deepcopy(plain.model)
+    model.config = replace(model.config, nested_content=True)
+    sized = Stylizer(model, precision="fp32", backend="torch", style_head=make_head(plain, content_sized=True))
+    contents, (style, _) = images
+    read = sized.style(style)  # the head's answer for all of z_c
+    assert content_size_input(None, 8) == content_size_input(8, 8) == 1.0 and content_size_input(2, 8) == 1 / 3
+    codes, offsets = sized.style_head(*read.head_input, content_size_input(2, 8))
+    assert not torch.allclose(codes, read.latent, atol=1e-4)
+    fixed = {size: Style(c, read.sources, read.weights, offsets=o) for size, (c, o) in
+             (("all", (read.latent, read.offsets)), ("two", (codes, offsets)))}  # fmt: skip
+    out = sized.transfer(contents, read, content_dim=2)
+    assert torch.allclose(out, sized.transfer(contents, fixed["two"], content_dim=2), atol=1e-6)
+    assert not torch.allclose(out, sized.transfer(contents, fixed["all"], content_dim=2), atol=1e-4)
+    assert torch.equal(sized.transfer(contents, read, content_dim=8), sized.transfer(contents, read))
+    save_style_head(sized.style_head.head, tmp_path, step=3)
+    assert load_style_head(tmp_path)[0].content_sized and load_style_head(tmp_path)[1]["content_sized"]
+    plain_read = plain.style(style)  # without a head: unchanged whatever the size
+    assert plain._at_content_size(plain_read, None) is plain_read
+
+
+def test_a_content_sized_head_exports_with_a_content_size_input(plain, tmp_path):
+    """Its ONNX graph takes the content size too (the page passes log2 k / log2 K) and matches PyTorch."""
+    import onnxruntime
+
+    from waestyle.stylize.onnx_export import HEAD_GRAPH, _head_job, _run_exports, head_sidecar
+
+    head = make_head(plain, content_sized=True)
+    _run_exports([_head_job(plain.model, head)], tmp_path)
+    generator = torch.Generator().manual_seed(5)
+    z, statistics, size = torch.randn(3, 8, generator=generator), torch.randn(3, head.statistics_dim), torch.rand(3)
+    session = onnxruntime.InferenceSession(str(tmp_path / HEAD_GRAPH))
+    feeds = {"z_style": z.numpy(), "statistics": statistics.numpy(), "content_size": size.numpy()}
+    codes, offsets = session.run(None, feeds)
+    expected_codes, expected_offsets = head(z, statistics, size)
+    assert np.abs(codes - expected_codes.detach().numpy()).max() <= 1e-5
+    assert np.abs(offsets - torch.cat(expected_offsets, 1).detach().numpy()).max() <= 1e-5
+    assert head_sidecar(plain.model, head)["inputs"] == ["z_style", "statistics", "content_size"]

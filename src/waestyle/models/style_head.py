@@ -12,6 +12,7 @@ Saved beside a model as `style_head.safetensors`; its metadata say which statist
 """
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -27,14 +28,18 @@ FORMAT = "1"
 
 class StyleHead(nn.Module):
     """(z_s (B, d), statistics (B, D)) -> (codes (B, layers, d), norm offsets [(B, 2 x channels)] per styled layer).
-    `loss` names the style statistics it reads (features/style_statistics.py); `statistics_dim` = 0: z_s only."""
+    `loss` names the style statistics it reads (features/style_statistics.py); `statistics_dim` = 0: z_s only.
+    `content_sized`: it also reads how much of z_c the transfer keeps (`content_size`: log2 k / log2 of the
+    model's z_c size, 1 for all of it), so that fewer content channels can buy more style (the content-size knob)."""
 
-    def __init__(self, style_dim: int, sizes: list[int], hidden: int = 512, statistics_dim: int = 0, loss: str = ""):
+    def __init__(self, style_dim: int, sizes: list[int], hidden: int = 512, statistics_dim: int = 0, loss: str = "",
+                 content_sized: bool = False):  # fmt: skip
         super().__init__()
         self.style_dim, self.sizes, self.hidden = style_dim, list(sizes), hidden
-        self.statistics_dim, self.loss = statistics_dim, loss
+        self.statistics_dim, self.loss, self.content_sized = statistics_dim, loss, content_sized
         outputs = len(self.sizes) * style_dim + sum(self.sizes)
-        self.net = nn.Sequential(nn.Linear(style_dim + statistics_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
+        inputs = style_dim + statistics_dim + int(content_sized)
+        self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
                                  nn.SiLU(), nn.Linear(hidden, outputs))  # fmt: skip
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
@@ -47,15 +52,26 @@ class StyleHead(nn.Module):
         self.statistics_mean.copy_(vectors.mean(0))
         self.statistics_std.copy_(vectors.std(0).clamp_min(1e-6))
 
-    def forward(self, z_style: torch.Tensor, statistics: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
-        inputs = z_style
+    def forward(self, z_style: torch.Tensor, statistics: torch.Tensor | None = None,
+                content_size: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:  # fmt: skip
+        """`content_size` (B,) or (B, 1) in [0, 1] for a content-sized head (None: all of z_c); others ignore it."""
+        inputs = [z_style]
         if self.statistics_dim:
-            standard = ((statistics - self.statistics_mean) / self.statistics_std).clamp(-5, 5)
-            inputs = torch.cat([z_style, standard], dim=1)
-        out = self.net(inputs)
+            inputs.append(((statistics - self.statistics_mean) / self.statistics_std).clamp(-5, 5))
+        if self.content_sized:  # (B, 1); ones_like, not len(): an ONNX export keeps the batch size free
+            full = torch.ones_like(z_style[:, :1])
+            inputs.append(full if content_size is None else full * content_size.to(z_style).reshape(-1, 1))
+        out = self.net(torch.cat(inputs, dim=1))
         layers = len(self.sizes)
         codes = z_style[:, None] + out[:, : layers * self.style_dim].view(-1, layers, self.style_dim)
         return codes, list(out[:, layers * self.style_dim :].split(self.sizes, dim=1))
+
+
+def content_size_input(content_dim: int | None, full: int) -> float:
+    """What a content-sized head reads for keeping `content_dim` of `full` z_c channels: log2 k / log2 full."""
+    if content_dim is None or content_dim >= full:
+        return 1.0
+    return math.log2(max(1, content_dim)) / math.log2(full)
 
 
 def check_fits(head: StyleHead, decoder: nn.Module, where: Path) -> None:
@@ -75,7 +91,8 @@ def save_style_head(head: StyleHead, folder: Path, step: int, dtype: torch.dtype
     """Write the head beside a model, whole or not at all; `dtype` float16 halves the file (what the bundled
     model ships: the outputs move by < 1e-3)."""
     meta = {"format": FORMAT, "style_dim": head.style_dim, "sizes": head.sizes, "hidden": head.hidden,
-            "statistics_dim": head.statistics_dim, "loss": head.loss, "step": step}  # fmt: skip
+            "statistics_dim": head.statistics_dim, "loss": head.loss, "content_sized": head.content_sized,
+            "step": step}  # fmt: skip
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in head.state_dict().items()}
     path, partial = Path(folder) / HEAD_FILE, Path(folder) / (HEAD_FILE + ".tmp")
     save_file(tensors, partial, metadata={"waestyle_style_head": json.dumps(meta)})
@@ -96,7 +113,8 @@ def load_style_head(folder: Path) -> tuple[StyleHead, dict] | None:
         raise WaestyleError(f"{path}: not a waestyle style head ({err})") from err
     if meta.get("format") != FORMAT:
         raise WaestyleError(f"{path}: a style head of another waestyle version (format {meta.get('format')})")
-    head = StyleHead(meta["style_dim"], meta["sizes"], meta["hidden"], meta["statistics_dim"], meta["loss"])
+    head = StyleHead(meta["style_dim"], meta["sizes"], meta["hidden"], meta["statistics_dim"], meta["loss"],
+                     meta.get("content_sized", False))  # fmt: skip
     try:
         head.load_state_dict(tensors)
     except RuntimeError as err:

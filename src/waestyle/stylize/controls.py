@@ -25,6 +25,9 @@ class Style:
     offsets: list[torch.Tensor] | None = None
     # refinement's target statistics by loss name: a folder run aims every content at them, computed once
     targets: dict[str, dict] = field(default_factory=dict, repr=False, compare=False)
+    # what the style head read (z_s, statistics), kept so that a content-sized head can answer again for the
+    # content size a transfer asks for (Stylizer.style)
+    head_input: tuple[torch.Tensor, torch.Tensor | None] | None = field(default=None, repr=False, compare=False)
 
     def target(self, loss: str, compute: Callable[[Sequence[torch.Tensor], Sequence[float]], dict]) -> dict:
         """The statistics refinement aims at under `loss`, from `compute(images, weights)` on first use."""

@@ -221,7 +221,11 @@ def verify_head(model: WAEStyleModel, folder: Path, style_head: StyleHead, seed:
             scale = head.statistics_std
             worst = ((torch.from_numpy(found) - expected).abs() / scale).max().item()
             feeds["statistics"] = _array(expected)
-        codes, offsets = HeadGraph(head)(z_style, expected if head.statistics_dim else None)
+        size = None
+        if head.content_sized:  # a quarter of z_c's octaves kept
+            size = torch.full((len(style),), 0.25)
+            feeds["content_size"] = _array(size)
+        codes, offsets = HeadGraph(head)(z_style, expected if head.statistics_dim else None, size)
         session = ort.InferenceSession(str(folder / HEAD_GRAPH), providers=["CPUExecutionProvider"])
         found_codes, found_offsets = session.run(None, feeds)
     worst = max(worst, (torch.from_numpy(found_codes) - codes).abs().max().item())

@@ -103,8 +103,9 @@ class HeadGraph(nn.Module):
         super().__init__()
         self.head = head
 
-    def forward(self, z_style: torch.Tensor, statistics: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        codes, offsets = self.head(z_style, statistics)
+    def forward(self, z_style: torch.Tensor, statistics: torch.Tensor,
+                content_size: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:  # fmt: skip
+        codes, offsets = self.head(z_style, statistics, content_size)
         return codes, torch.cat(offsets, dim=1)
 
 
@@ -137,10 +138,8 @@ class ExportResult:
 
 
 def head_graph_names(style_head: StyleHead | None) -> tuple[str, ...]:
-    """The style head's graph files: statistics (when it reads them) and head; none without a head."""
-    if style_head is None:
-        return ()
-    return (STATISTICS_GRAPH, HEAD_GRAPH) if style_head.statistics_dim else (HEAD_GRAPH,)
+    """The style head's graph files: statistics and head; none without a head."""
+    return () if style_head is None else (STATISTICS_GRAPH, HEAD_GRAPH)
 
 
 def weights_digest(model: WAEStyleModel, style_head: StyleHead | None = None) -> str:
@@ -162,11 +161,13 @@ def head_sidecar(model: WAEStyleModel, style_head: StyleHead | None) -> dict | N
         return None
     layers, dim = styled_layers(model), model.config.style_dim
     return {
-        "statistics_graph": STATISTICS_GRAPH if style_head.statistics_dim else None,
+        "statistics_graph": STATISTICS_GRAPH,
         "head_graph": HEAD_GRAPH,
         "statistics": {"input": "style", "output": "statistics", "dim": style_head.statistics_dim,
                        "read": "the same style image the style graph reads", "loss": style_head.loss},
-        "inputs": ["z_style", "statistics"] if style_head.statistics_dim else ["z_style"],
+        "inputs": ["z_style", "statistics"] + ["content_size"] * style_head.content_sized,
+        "content_size": "float32 (B,): log2 k / log2 of the model's z_c size, for the k z_c channels the transfer "
+        "keeps (1: all)" if style_head.content_sized else None,
         "outputs": ["codes", "offsets"],
         "codes": f"(B, {layers}, {dim}): the transfer graph's z_style",
         "offsets": f"(B, {offsets_size(model)}): the transfer graph's offsets",
@@ -244,6 +245,8 @@ def export_onnx(model: WAEStyleModel, out_dir: str | Path, *, overwrite: bool = 
             f"export needs the onnx extra: pip install 'waestyle[onnx]' ({err.name} is missing)"
         ) from err
     out_dir = Path(out_dir)
+    if style_head is not None and not style_head.statistics_dim:
+        raise WaestyleError("ONNX export takes style heads that read the style's statistics (trained --statistics)")
     head_names = head_graph_names(style_head)
     graphs = (STYLE_GRAPH, TRANSFER_GRAPH, *head_names)
     existing = [n for n in (*graphs, SIDECAR) if (out_dir / n).exists()]
@@ -313,23 +316,27 @@ def _export_graphs(model: WAEStyleModel, folder: Path) -> None:
 
 
 def _export_head_graphs(model: WAEStyleModel, style_head: StyleHead, folder: Path) -> None:
-    config = model.config
+    _run_exports([_statistics_job(style_head), _head_job(model, style_head)], folder)
+
+
+def _statistics_job(style_head: StyleHead) -> tuple:
+    """The statistics graph's export job (see `_run_exports`): any batch, height and width."""
+    stats = load_style_loss(style_head.loss).eval()
+    dims = {"style": {0: torch.export.Dim("batch", min=1, max=1024),
+                      2: torch.export.Dim("style_height", min=32, max=4096),
+                      3: torch.export.Dim("style_width", min=32, max=4096)}}  # fmt: skip
+    return StatisticsGraph(stats), (torch.rand(2, 3, 96, 104),), ["style"], ["statistics"], dims, STATISTICS_GRAPH
+
+
+def _head_job(model: WAEStyleModel, style_head: StyleHead) -> tuple:
+    """The head graph's export job: any batch; a content-sized head also takes the content size."""
     batch = torch.export.Dim("batch", min=1, max=1024)
-    jobs = []
-    if style_head.statistics_dim:
-        stats = load_style_loss(style_head.loss).eval()
-        style_dims = {"style": {0: torch.export.Dim("batch", min=1, max=1024),
-                                2: torch.export.Dim("style_height", min=32, max=4096),
-                                3: torch.export.Dim("style_width", min=32, max=4096)}}  # fmt: skip
-        example = (torch.rand(2, 3, 96, 104),)
-        jobs.append((StatisticsGraph(stats), example, ["style"], ["statistics"], style_dims, STATISTICS_GRAPH))
-    head_args = (torch.randn(2, config.style_dim),)
-    head_dims = {"z_style": {0: batch}}
-    if style_head.statistics_dim:
-        head_args += (torch.randn(2, style_head.statistics_dim),)
-        head_dims["statistics"] = {0: batch}
-    jobs.append((HeadGraph(style_head), head_args, list(head_dims), ["codes", "offsets"], head_dims, HEAD_GRAPH))
-    _run_exports(jobs, folder)
+    args = (torch.randn(2, model.config.style_dim), torch.randn(2, style_head.statistics_dim))
+    dims = {"z_style": {0: batch}, "statistics": {0: batch}}
+    if style_head.content_sized:
+        args += (torch.rand(2),)
+        dims["content_size"] = {0: batch}
+    return HeadGraph(style_head), args, list(dims), ["codes", "offsets"], dims, HEAD_GRAPH
 
 
 def _run_exports(jobs: list, folder: Path) -> None:

@@ -23,6 +23,7 @@ the style image's statistics better (refine.py): the one control that costs time
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -35,10 +36,11 @@ from waestyle.core.devices import resolve_device
 from waestyle.core.errors import WaestyleError
 from waestyle.features import load_feature_network
 from waestyle.models.io import load_model
-from waestyle.models.style_head import StyleHead, check_fits, load_style_head
+from waestyle.models.style_head import StyleHead, check_fits, content_size_input, load_style_head
 from waestyle.models.wae import WAEStyleModel
 from waestyle.stylize.controls import (
     Style,
+    content_size,
     is_latent,
     mix_latents,
     prior_style,
@@ -193,8 +195,19 @@ class Stylizer:
         images = [(s, w) for s, w in zip(sources, weights, strict=True) if s is not None and w > 0]
         if self.style_head is None or not images:  # a prior sample or a latent alone has no statistics to read
             return style
-        codes, offsets = self.style_head(latent, images)
-        return Style(codes, style.sources, style.weights, offsets=offsets)
+        statistics = self.style_head.statistics(images)
+        codes, offsets = self.style_head(latent, statistics)
+        return Style(codes, style.sources, style.weights, offsets=offsets, head_input=(latent, statistics))
+
+    def _at_content_size(self, style: object, content_dim: int | None) -> object:
+        """`style` as a content-sized style head reads it for `content_dim` z_c channels (others unchanged)."""
+        if not isinstance(style, Style) or style.head_input is None:
+            return style
+        if self.style_head is None or not self.style_head.content_sized:
+            return style
+        size = content_size_input(content_size(self.config, content_dim), self.config.content_dim)
+        codes, offsets = self.style_head(*style.head_input, size)
+        return replace(style, latent=codes, offsets=offsets)
 
     def random_style(self, seed: int) -> torch.Tensor:
         """A new style drawn from the prior N(0, I): WAE training makes z_s follow it, so samples decode sensibly."""
@@ -227,7 +240,7 @@ class Stylizer:
         """
         if style is not None and not isinstance(style, Style) and not is_latent(style):
             style = self.style(style)  # keeps the images: for refinement, and for the style head
-        z_style = style
+        z_style = self._at_content_size(style, content_dim)
         controls = {"strength": strength, "content_dim": content_dim, "keep_colors": keep_colors, "refine": refine}
         if isinstance(content, Image.Image):
             controls.update(long_side=long_side, style_scale=style_scale)
@@ -272,6 +285,7 @@ class Stylizer:
         Contents are encoded once per batch (batched where sizes allow) and shared by all the styles.
         """
         step = 1 if self.spatial else batch_size  # spatial inputs keep their own sizes: one per pass
+        z_styles = [self._at_content_size(z, content_dim) for z in z_styles]
         results: list[list[Image.Image]] = [[] for _ in z_styles]
         for start in range(0, len(contents), step):
             chunk = contents[start : start + step]
@@ -292,6 +306,7 @@ class Stylizer:
         models (`RefineSettings(per_layer=False)`: one shared code), with the search's norm offsets; its images
         and target statistics stay, so it can be refined further. `strength` is applied before the search."""
         work = self.work_batch(content, style_scale)
+        style = self._at_content_size(style, content_dim)
         z_style = resolve_styles([style.latent], strength, lambda: self._own_styles([content]))[0]
         offsets = style_offsets([style], strength)[0]
         code, offsets = self._refined(work, z_style, style, RefineSettings.of(refine), content_dim, offsets)

@@ -150,11 +150,14 @@ class LocalEngine {
 
   // The style head's codes and offsets for the mixed z_s `z` and the style images' reads ({z, statistics,
   // weight}, weight > 0): the head reads their statistics' weighted mean, as Stylizer.style does; none without a
-  // head or without images (a random style alone).
-  async headOf(z, reads) {
+  // head or without images (a random style alone). A content-sized head also reads how much of z_c the transfer
+  // keeps: log2 k / log2 K (models.style_head.content_size_input).
+  async headOf(z, reads, contentDim) {
     if (!this.sidecar.style_head || !reads.length) return { codes: null, offsets: null };
-    const statistics = reads[0].statistics && mixed(reads.map((r) => r.statistics), reads.map((r) => r.weight));
-    return this.call("head", { z: Float32Array.from(z), statistics });
+    const statistics = mixed(reads.map((r) => r.statistics), reads.map((r) => r.weight));
+    const full = this.sidecar.model.content_dim;
+    const contentSize = contentDim >= full ? 1 : Math.log2(Math.max(1, contentDim)) / Math.log2(full);
+    return this.call("head", { z: Float32Array.from(z), statistics, contentSize });
   }
 
   // options: {styles: [{bitmap, weight}], random: {seed, weight} | null, strength, contentDim, keepColors, styleScale}
@@ -167,7 +170,8 @@ class LocalEngine {
     const total = weights.reduce((a, b) => a + b, 0);
     if (!latents.length || total <= 0) throw new Error("choose a style, or weights that are not all zero");
     let z = mixed(latents, weights);
-    let { codes, offsets } = await this.headOf(z, reads.filter((read) => read.weight > 0));
+    const contentDim = options.contentDim ?? model.content_dim;
+    let { codes, offsets } = await this.headOf(z, reads.filter((read) => read.weight > 0), contentDim);
     if (options.strength !== 1) {  // from the content's own z_s (each layer's code from it), offsets scaled
       const own = (await this.styleRead(content)).z, s = options.strength;
       z = z.map((v, i) => own[i] + s * (v - own[i]));
@@ -182,7 +186,7 @@ class LocalEngine {
     const [padHeight, padWidth] = [padTo(workHeight), padTo(workWidth)];
     const pixels = planar(drawn(content, workHeight, workWidth), padHeight, padWidth);
     const decoded = await this.call("transfer", { pixels, height: padHeight, width: padWidth, z, codes, offsets,
-      contentSize: options.contentDim ?? model.content_dim }, [pixels.buffer]);
+      contentSize: contentDim }, [pixels.buffer]);
     const work = toImageData(decoded, padHeight, padWidth, workHeight, workWidth);
     const [height, width] = scaledSize(content.height, content.width, Math.min(MAX_OUTPUT_SIDE, Math.max(content.height, content.width)));
     const out = height === workHeight && width === workWidth ? work : drawn(bitmapOf(work), height, width);

@@ -36,7 +36,7 @@ async function load({ modelBase, threads }) {
   const sidecar = await (await fetch(`${modelBase}waestyle-onnx.json`)).json();
   const head = sidecar.style_head;  // null: no style head
   const names = [sidecar.graphs.style_encoder, sidecar.graphs.transfer];
-  if (head) names.push(head.head_graph, ...(head.statistics_graph ? [head.statistics_graph] : []));
+  if (head) names.push(head.head_graph, head.statistics_graph);
   const bytes = await downloadAll(names.map((name) => `${modelBase}${name}`));
   const options = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
   const [style, transfer, headGraph, statistics] = await Promise.all(
@@ -55,10 +55,14 @@ async function encodeStyle({ pixels, height, width }) {
   return { z, statistics: read.statistics.data };
 }
 
-// The style head: (z_s, statistics) -> a code per styled decoder layer and every layer's norm offsets.
-async function styleHead({ z, statistics }) {
-  const feeds = { z_style: new ort.Tensor("float32", z, [1, z.length]) };
-  if (statistics) feeds.statistics = new ort.Tensor("float32", statistics, [1, statistics.length]);
+// The style head: (z_s, statistics[, content size]) -> a code per styled decoder layer and every layer's norm
+// offsets.
+async function styleHead({ z, statistics, contentSize }) {
+  const feeds = {
+    z_style: new ort.Tensor("float32", z, [1, z.length]),
+    statistics: new ort.Tensor("float32", statistics, [1, statistics.length]),
+  };
+  if (sessions.sidecar.style_head.content_size) feeds.content_size = new ort.Tensor("float32", [contentSize], [1]);
   const out = await sessions.head.run(feeds);
   return { codes: out.codes.data, offsets: out.offsets.data };
 }
