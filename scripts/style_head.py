@@ -31,6 +31,7 @@ from safetensors.torch import load_file
 from tqdm import tqdm
 
 from waestyle.core.bundled import demo_contents, demo_styles
+from waestyle.core.config import STYLE_LOSS_CHOICES
 from waestyle.core.files import atomic_write_bytes
 from waestyle.data.folders import build_dataset
 from waestyle.data.images import load_image
@@ -56,9 +57,10 @@ from waestyle.training.distributed import Distributed
 CONTENT_SIDE, STYLE_SIDE = 128, 256  # as the search: the photo at 128 px, the style as the encoder reads it
 
 
-def head_for(stylizer: Stylizer, statistics_dim: int = 0, content_sized: bool = False) -> StyleHead:
+def head_for(stylizer: Stylizer, statistics_dim: int = 0, content_sized: bool = False,
+             loss: str = REFINE_LOSS) -> StyleHead:  # fmt: skip
     return StyleHead(stylizer.config.style_dim, stylizer.model.decoder.modulation_sizes(),
-                     statistics_dim=statistics_dim, loss=REFINE_LOSS if statistics_dim else "",
+                     statistics_dim=statistics_dim, loss=loss if statistics_dim else "",
                      content_sized=content_sized)  # fmt: skip
 
 
@@ -81,7 +83,7 @@ class Objective:
 
     def __init__(self, stylizer: Stylizer, settings: RefineSettings | None = None, content_power: float = 0.5):
         self.model, self.settings = stylizer.model, settings or RefineSettings()
-        self.refiner = Refiner(stylizer.model, stylizer.device)
+        self.refiner = Refiner(stylizer.model, stylizer.device, self.settings.loss)
         self.stats = self.refiner.stats
         self.content_power = content_power
 
@@ -112,11 +114,12 @@ def train(args: argparse.Namespace) -> None:
     for parameter in stylizer.model.parameters():
         parameter.requires_grad_(False)
     stylizer.model.eval()
-    objective = Objective(stylizer, RefineSettings(colour_weight=args.colour_weight), args.content_power)
+    settings = RefineSettings(colour_weight=args.colour_weight, loss=args.loss)
+    objective = Objective(stylizer, settings, args.content_power)
     probe = torch.rand(1, 3, 64, 64, device=device)
     with torch.no_grad():
         statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
-    head = head_for(stylizer, statistics_dim, args.content_sizes).to(device)
+    head = head_for(stylizer, statistics_dim, args.content_sizes, args.loss).to(device)
     optimizer = torch.optim.Adam(head.parameters(), lr=args.lr)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
@@ -242,6 +245,12 @@ def main() -> None:
     fit.add_argument("--device", default="cpu", help="cpu or cuda (fp32, tf32 matmuls on a GPU)")
     fit.add_argument("--resume", action="store_true")
     fit.add_argument("--statistics", action="store_true", help="the head also reads the style's statistics")
+    fit.add_argument(
+        "--loss",
+        default=REFINE_LOSS,
+        choices=STYLE_LOSS_CHOICES,
+        help="the style statistics of the objective (and, with --statistics, the head's input)",
+    )
     fit.add_argument(
         "--content-sizes",
         action="store_true",

@@ -17,7 +17,7 @@ FEATURE_CHOICES = (
     "random-vgg19", "random-vgg19-half", "random-vgg19-quarter", "random-vgg19-judge",
 )  # fmt: skip
 # features/style_statistics.py's STYLE_LOSSES names (kept in step by a test; config imports no torch)
-STYLE_LOSS_CHOICES = ("lite0-moments-pixels",)
+STYLE_LOSS_CHOICES = ("lite0-moments-pixels", "lite0-moments-colours")
 ARCHITECTURES = ("global", "spatial")
 UPSAMPLING = ("nearest", "bilinear")
 CONTENT_FILLS = ("zero", "prior")
