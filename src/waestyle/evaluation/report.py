@@ -18,7 +18,7 @@ from waestyle.evaluation.runner import Evaluation
 
 COLUMNS = ("method", "content_dim", "kind", "content", "style", "psnr", "ssim", "style_distance",
            "content_distance", "colour_distance", "style_distance_2", "texture_distance", "grey_ssim",
-           "style_ssim", "seconds_per_image")  # fmt: skip
+           "style_ssim", "seconds_per_image", "kernels")  # fmt: skip
 IDENTITY = IdentityMethod.name
 GRID_CELL = 256  # long side of each image in the report's grids
 SUMMARY = (("psnr", "PSNR (dB) ↑"), ("ssim", "SSIM ↑"), ("style_distance", "style dist ↓"),
@@ -34,7 +34,9 @@ def summarise(evaluation: Evaluation) -> list[dict]:
     by_method: dict[str, dict] = {}
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in evaluation.rows:
-        by_method.setdefault(row["method"], {"method": row["method"], "content_dim": row["content_dim"]})
+        summary = by_method.setdefault(row["method"], {"method": row["method"], "content_dim": row["content_dim"]})
+        if "kernels" in row:
+            summary["kernels"] = row["kernels"]
         for key, _ in SUMMARY:
             if key in row:
                 values[row["method"]][key].append(row[key])

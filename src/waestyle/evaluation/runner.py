@@ -95,6 +95,8 @@ def run_evaluation(
     with tqdm(total=len(methods) * (len(styles) + 1), disable=not progress, unit="pass", desc="evaluate") as bar:
         for method in methods:
             base = {"method": method.name, "content_dim": method.content_dim}
+            if getattr(method, "kernels", None):  # the peer's output depends on the CPU's int8 kernels
+                base["kernels"] = method.kernels
             started = time.perf_counter()
             rebuilt = method.reconstruct(contents)
             seconds = (time.perf_counter() - started) / len(contents)
