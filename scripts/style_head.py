@@ -14,6 +14,10 @@ prior-shell and offset penalties) through the frozen decoder, on training-source
 The method stays the research's: z_s from the frozen network's statistics, swapped for transfer; the head
 only decides how each decoder layer reads it.
 
+`train --init-head FOLDER --train-decoder` (research) starts from a trained head and lets the decoder learn
+with it, under the same objective plus a reconstruction term (a photo through its own style must come back);
+each pair's start stays the frozen bundled model's, and OUT/model is the resulting model folder with its head.
+
 `train` holds out 5 % of the styles to report the objective on; `evaluate` judges the one-pass transfer with
 each head against the model without one (and per-pair refinement, `--refine N`) and the peer, on the held-out
 demo pairs at 512 px, by Lite2 and the filter bank, in one run; `attach` writes a head into a model folder.
@@ -39,6 +43,7 @@ from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod
 from waestyle.evaluation.report import summarise
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network
+from waestyle.models.io import save_model
 from waestyle.models.style_head import (
     StyleHead,
     check_fits,
@@ -81,11 +86,17 @@ class Objective:
     distance, tried first, rewards pushing an already close pair ever closer without bound: the penalties grew
     and training diverged.)"""
 
-    def __init__(self, stylizer: Stylizer, settings: RefineSettings | None = None, content_power: float = 0.5):
+    def __init__(self, stylizer: Stylizer, settings: RefineSettings | None = None, content_power: float = 0.5,
+                 reference: Stylizer | None = None, reconstruction_weight: float = 0.0):  # fmt: skip
         self.model, self.settings = stylizer.model, settings or RefineSettings()
         self.refiner = Refiner(stylizer.model, stylizer.device, self.settings.loss)
         self.stats = self.refiner.stats
         self.content_power = content_power
+        # With the decoder training, each pair's start comes from a frozen copy (the objective stays fixed), and
+        # the head's transfer of a photo onto its own style must give the photo back (nothing else asks it to).
+        self.reference = self.refiner if reference is None else Refiner(reference.model, reference.device,
+                                                                        self.settings.loss)  # fmt: skip
+        self.reconstruction_weight = reconstruction_weight
 
     def __call__(self, head: StyleHead, contents: torch.Tensor, styles: torch.Tensor,
                  content_dim: int | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
@@ -100,10 +111,24 @@ class Objective:
             target = self.stats.statistics(styles)
             z_content = keep_content(self.model.config, self.model.encode_content(contents), k)
             photo = refiner.content_map(contents)
-            _, start = refiner.terms(z_style, z_content, size, photo, target, settings, k)
+            _, start = self.reference.terms(z_style, z_content, size, photo, target, settings, k)
         sized = torch.full((len(contents),), content_size_input(k, full), device=contents.device)
         codes, offsets = head(z_style, statistics_vector(target) if head.statistics_dim else None, sized)
-        return refiner.terms(codes, z_content, size, photo, target, settings, k, start, offsets)[0]
+        terms = refiner.terms(codes, z_content, size, photo, target, settings, k, start, offsets)[0]
+        if self.reconstruction_weight:
+            terms["reconstruction"] = self.reconstruction(head, contents)
+            terms["loss"] = terms["loss"] + self.reconstruction_weight * terms["reconstruction"]
+        return terms
+
+    def reconstruction(self, head: StyleHead, contents: torch.Tensor) -> torch.Tensor:
+        """Mean absolute pixel error of each photo decoded from its own z_c and its own style through the head."""
+        with torch.no_grad():
+            z_style, z_content = self.model.encode_style(contents), self.model.encode_content(contents)
+            own = statistics_vector(self.stats.statistics(contents)) if head.statistics_dim else None
+        full = torch.ones(len(contents), device=contents.device)
+        codes, offsets = head(z_style, own, full)
+        decoded = self.model.decode(z_content, codes, None, offsets)[..., : contents.shape[-2], : contents.shape[-1]]
+        return (decoded.float() - contents).abs().mean()
 
 
 def train(args: argparse.Namespace) -> None:
@@ -119,8 +144,21 @@ def train(args: argparse.Namespace) -> None:
     probe = torch.rand(1, 3, 64, 64, device=device)
     with torch.no_grad():
         statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
-    head = head_for(stylizer, statistics_dim, args.content_sizes, args.loss).to(device)
-    optimizer = torch.optim.Adam(head.parameters(), lr=args.lr)
+    # A head from --init-head keeps its own inputs (a plain head ignores the content size it is given).
+    head = load_head(args.init_head)[0] if args.init_head else head_for(stylizer, statistics_dim, args.content_sizes,
+                                                                        args.loss)  # fmt: skip
+    head = head.to(device).train()
+    groups = [{"params": head.parameters(), "lr": args.lr}]
+    if args.train_decoder:
+        # The decoder learns with the head; the encoders (z_c, z_s) and the loss networks stay as they are.
+        objective = Objective(stylizer, settings, args.content_power,
+                              reference=Stylizer.load(None, device=args.device, backend="torch", precision="fp32",
+                                                      style_head=False),
+                              reconstruction_weight=args.reconstruction_weight)  # fmt: skip
+        objective.reference.model.requires_grad_(False)
+        stylizer.model.decoder.requires_grad_(True)
+        groups.append({"params": stylizer.model.decoder.parameters(), "lr": args.decoder_lr})
+    optimizer = torch.optim.Adam(groups)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     atomic_write_bytes(args.out / "settings.json", json.dumps(settings, indent=1).encode())
@@ -128,6 +166,8 @@ def train(args: argparse.Namespace) -> None:
     if args.resume and (args.out / "checkpoint.pt").is_file():
         state = torch.load(args.out / "checkpoint.pt", map_location=device, weights_only=True)
         head.load_state_dict(state["head"])
+        if args.train_decoder:
+            stylizer.model.decoder.load_state_dict(state["decoder"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
     photos = load_to_device(build_dataset([args.data / "photos"], stored_side(CONTENT_SIDE)), device)
@@ -140,7 +180,7 @@ def train(args: argparse.Namespace) -> None:
     style_batches = DeviceBatches(train_styles, STYLE_SIDE, args.batch_size, args.seed + 1, start, args.steps, place)
     check = (DeviceBatches(photos, CONTENT_SIDE, 16, 99, 0, 1, place, augment=False).batch(0),
              DeviceBatches(held_styles, STYLE_SIDE, 16, 98, 0, 1, place, augment=False).batch(0))  # fmt: skip
-    if statistics_dim and start == 0:
+    if statistics_dim and start == 0 and args.init_head is None:
         head.fit_standardisation(training_statistics(objective, train_styles, place))
     log = open(args.out / "log.csv", "a")
     if start == 0:
@@ -155,7 +195,7 @@ def train(args: argparse.Namespace) -> None:
         terms = objective(head, contents, style_images, k)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for group in groups for p in group["params"]], 1.0)
         optimizer.step()
         bar.set_postfix(loss=f"{terms['loss'].item():.3f}", style=f"{terms['style'].item():.3f}",
                         content=f"{terms['content'].item():.3f}")  # fmt: skip
@@ -163,7 +203,7 @@ def train(args: argparse.Namespace) -> None:
         if step % args.check_every == 0 or step == args.steps or step == start + 1:
             with torch.no_grad():
                 held_terms = {name: v.item() for name, v in objective(head, *check).items()}
-            save(head, optimizer, step, args.out)
+            save(head, optimizer, step, args.out, stylizer if args.train_decoder else None)
         log.write(f"{step},{terms['loss'].item():.5f},{terms['style'].item():.5f},{terms['content'].item():.5f},"
                   f"{held_terms['style']:.5f},{held_terms['content']:.5f},{k}\n")  # fmt: skip
         log.flush()
@@ -177,12 +217,19 @@ def training_statistics(objective: "Objective", styles: torch.Tensor, place: Dis
     return torch.cat([statistics_vector(objective.stats.statistics(b)) for b in tqdm(batches, desc="statistics")])
 
 
-def save(head: StyleHead, optimizer: torch.optim.Optimizer, step: int, out: Path) -> None:
+def save(head: StyleHead, optimizer: torch.optim.Optimizer, step: int, out: Path,
+         trained: Stylizer | None = None) -> None:  # fmt: skip
     """The head (style_head.safetensors, as a model folder holds it) and a resumable checkpoint, each written
-    whole or not at all."""
+    whole or not at all; with a trained decoder also OUT/model, a whole model folder (model, head)."""
     save_style_head(head, out, step)
+    state = {"head": head.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+    if trained is not None:
+        (out / "model").mkdir(exist_ok=True)
+        save_model(out / "model", trained.config, trained.model.trainable_state_dict(), step)
+        save_style_head(head, out / "model", step)
+        state["decoder"] = trained.model.decoder.state_dict()
     buffer = io.BytesIO()
-    torch.save({"head": head.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, buffer)
+    torch.save(state, buffer)
     atomic_write_bytes(out / "checkpoint.pt", buffer.getvalue())
 
 
@@ -201,6 +248,8 @@ def evaluate(args: argparse.Namespace) -> None:
         head, step = load_head(folder)
         label = f"one pass with the style head ({folder.name}, step {step})"
         stylizer = headed(plain, head)
+        if (folder / "model" / "config.json").is_file():  # trained with its decoder (`train --train-decoder`)
+            stylizer, label = Stylizer.load(folder / "model"), f"{label}, its own decoder"
         methods += [ModelMethod(stylizer, label, k) for k in [None, *args.content_dims]]
     if args.refine:
         methods.append(ModelMethod(plain, "waestyle, z_s alone", None, args.refine))
@@ -248,6 +297,12 @@ def main() -> None:
     fit.add_argument("--device", default="cpu", help="cpu or cuda (fp32, tf32 matmuls on a GPU)")
     fit.add_argument("--resume", action="store_true")
     fit.add_argument("--statistics", action="store_true", help="the head also reads the style's statistics")
+    fit.add_argument("--init-head", type=Path, default=None, help="start from this folder's head (its inputs too)")
+    fit.add_argument("--train-decoder", action="store_true",
+                     help="the decoder learns too (OUT/model: the model folder with its head)")  # fmt: skip
+    fit.add_argument("--decoder-lr", type=float, default=5e-5)
+    fit.add_argument("--reconstruction-weight", type=float, default=1.0,
+                     help="with --train-decoder: a photo through its own style must come back (pixel L1)")  # fmt: skip
     fit.add_argument(
         "--loss",
         default=REFINE_LOSS,
