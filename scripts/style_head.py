@@ -125,8 +125,9 @@ class Objective:
         with torch.no_grad():
             z_style, z_content = self.model.encode_style(contents), self.model.encode_content(contents)
             own = statistics_vector(self.stats.statistics(contents)) if head.statistics_dim else None
-        full = torch.ones(len(contents), device=contents.device)
-        codes, offsets = head(z_style, own, full)
+        full = self.model.config.content_dim
+        sized = torch.full((len(contents),), content_size_input(full, full), device=contents.device)
+        codes, offsets = head(z_style, own, sized)
         decoded = self.model.decode(z_content, codes, None, offsets)[..., : contents.shape[-2], : contents.shape[-1]]
         return (decoded.float() - contents).abs().mean()
 
@@ -140,7 +141,11 @@ def train(args: argparse.Namespace) -> None:
         parameter.requires_grad_(False)
     stylizer.model.eval()
     settings = RefineSettings(colour_weight=args.colour_weight, loss=args.loss)
-    objective = Objective(stylizer, settings, args.content_power)
+    # With --train-decoder each pair's start comes from a frozen copy of the bundled model.
+    reference = (Stylizer.load(None, device=args.device, backend="torch", precision="fp32", style_head=False)
+                 if args.train_decoder else None)  # fmt: skip
+    objective = Objective(stylizer, settings, args.content_power, reference,
+                          args.reconstruction_weight if args.train_decoder else 0.0)  # fmt: skip
     probe = torch.rand(1, 3, 64, 64, device=device)
     with torch.no_grad():
         statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
@@ -151,11 +156,7 @@ def train(args: argparse.Namespace) -> None:
     groups = [{"params": head.parameters(), "lr": args.lr}]
     if args.train_decoder:
         # The decoder learns with the head; the encoders (z_c, z_s) and the loss networks stay as they are.
-        objective = Objective(stylizer, settings, args.content_power,
-                              reference=Stylizer.load(None, device=args.device, backend="torch", precision="fp32",
-                                                      style_head=False),
-                              reconstruction_weight=args.reconstruction_weight)  # fmt: skip
-        objective.reference.model.requires_grad_(False)
+        reference.model.requires_grad_(False)
         stylizer.model.decoder.requires_grad_(True)
         groups.append({"params": stylizer.model.decoder.parameters(), "lr": args.decoder_lr})
     optimizer = torch.optim.Adam(groups)
@@ -195,7 +196,7 @@ def train(args: argparse.Namespace) -> None:
         terms = objective(head, contents, style_images, k)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_([p for group in groups for p in group["params"]], 1.0)
+        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], 1.0)
         optimizer.step()
         bar.set_postfix(loss=f"{terms['loss'].item():.3f}", style=f"{terms['style'].item():.3f}",
                         content=f"{terms['content'].item():.3f}")  # fmt: skip
@@ -247,9 +248,10 @@ def evaluate(args: argparse.Namespace) -> None:
     for folder in args.head:
         head, step = load_head(folder)
         label = f"one pass with the style head ({folder.name}, step {step})"
-        stylizer = headed(plain, head)
         if (folder / "model" / "config.json").is_file():  # trained with its decoder (`train --train-decoder`)
             stylizer, label = Stylizer.load(folder / "model"), f"{label}, its own decoder"
+        else:
+            stylizer = headed(plain, head)
         methods += [ModelMethod(stylizer, label, k) for k in [None, *args.content_dims]]
     if args.refine:
         methods.append(ModelMethod(plain, "waestyle, z_s alone", None, args.refine))
