@@ -51,6 +51,7 @@ from waestyle.models.style_head import (
     load_style_head,
     save_style_head,
     statistics_vector,
+    with_content_size,
 )
 from waestyle.models.wae import sample_content_sizes
 from waestyle.stylize.controls import keep_content
@@ -149,9 +150,13 @@ def train(args: argparse.Namespace) -> None:
     probe = torch.rand(1, 3, 64, 64, device=device)
     with torch.no_grad():
         statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
-    # A head from --init-head keeps its own inputs (a plain head ignores the content size it is given).
-    head = load_head(args.init_head)[0] if args.init_head else head_for(stylizer, statistics_dim, args.content_sizes,
-                                                                        args.loss)  # fmt: skip
+    # A head from --init-head keeps its own inputs; with --content-sizes it also learns to read the content size
+    # (a zero column: it starts answering as it did).
+    if args.init_head:
+        head = load_head(args.init_head)[0]
+        head = with_content_size(head) if args.content_sizes else head
+    else:
+        head = head_for(stylizer, statistics_dim, args.content_sizes, args.loss)
     head = head.to(device).train()
     groups = [{"params": head.parameters(), "lr": args.lr}]
     if args.train_decoder:
@@ -314,7 +319,8 @@ def main() -> None:
     fit.add_argument(
         "--content-sizes",
         action="store_true",
-        help="train at every content size, the head told which (fewer z_c channels: more style)",
+        help="train at every content size, the head told which (fewer z_c channels: more style; a head from "
+        "--init-head is made content-sized)",
     )
     fit.add_argument(
         "--content-power",

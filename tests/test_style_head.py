@@ -20,6 +20,7 @@ from waestyle.models.style_head import (
     load_style_head,
     save_style_head,
     statistics_vector,
+    with_content_size,
 )
 from waestyle.stylize.controls import Style
 from waestyle.stylize.refine import REFINE_LOSS
@@ -180,3 +181,18 @@ def test_a_content_sized_head_exports_with_a_content_size_input(plain, tmp_path)
     assert np.abs(codes - expected_codes.detach().numpy()).max() <= 1e-5
     assert np.abs(offsets - torch.cat(expected_offsets, 1).detach().numpy()).max() <= 1e-5
     assert head_sidecar(plain.model, head)["inputs"] == ["z_style", "statistics", "content_size"]
+
+
+def test_a_trained_head_made_content_sized_answers_as_before_and_can_learn_the_size(plain):
+    """`train --init-head --content-sizes` widens a trained head: the same answer at every k until it learns."""
+    head = make_head(plain)
+    sized = with_content_size(head)
+    assert sized.content_sized and not head.content_sized and with_content_size(sized) is sized
+    z, statistics = torch.randn(3, 8), torch.randn(3, head.statistics_dim)
+    codes, offsets = head(z, statistics)
+    for size in (torch.ones(3), torch.tensor([0.0, 1 / 3, 2 / 3])):
+        sized_codes, sized_offsets = sized(z, statistics, size)
+        assert torch.allclose(sized_codes, codes, atol=1e-6)  # (a longer sum: the same to rounding)
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(sized_offsets, offsets, strict=True))
+    sized(z, statistics, torch.tensor([0.0, 1 / 3, 2 / 3]))[0].square().sum().backward()
+    assert sized.net[0].weight.grad[:, -1].abs().sum() > 0  # the new input's column learns

@@ -67,6 +67,20 @@ class StyleHead(nn.Module):
         return codes, list(out[:, layers * self.style_dim :].split(self.sizes, dim=1))
 
 
+def with_content_size(head: StyleHead) -> StyleHead:
+    """A content-sized copy of a trained head that answers exactly as it did at every content size: its first
+    layer gains a zero column for the content-size input, so training (`scripts/style_head.py train
+    --init-head ... --content-sizes`) starts from the trained head and learns what fewer z_c channels ask for."""
+    if head.content_sized:
+        return head
+    sized = StyleHead(head.style_dim, head.sizes, head.hidden, head.statistics_dim, head.loss, content_sized=True)
+    state = head.state_dict()
+    weight = state["net.0.weight"]
+    state["net.0.weight"] = torch.cat([weight, weight.new_zeros(len(weight), 1)], dim=1)
+    sized.load_state_dict(state)
+    return sized.train(head.training)
+
+
 def content_size_input(content_dim: int | None, full: int) -> float:
     """What a content-sized head reads for keeping `content_dim` of `full` z_c channels: log2 k / log2 full."""
     if content_dim is None or content_dim >= full:
