@@ -137,11 +137,12 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # on a GPU: tf32 matmuls
-    stylizer = Stylizer.load(None, device=args.device, backend="torch", precision="fp32")
+    # The decoder to train (or read through): the bundled model's unless --init-model names a model folder.
+    stylizer = Stylizer.load(args.init_model, device=args.device, backend="torch", precision="fp32", style_head=False)
     for parameter in stylizer.model.parameters():
         parameter.requires_grad_(False)
     stylizer.model.eval()
-    settings = RefineSettings(colour_weight=args.colour_weight, loss=args.loss)
+    settings = RefineSettings(content_weight=args.content_weight, colour_weight=args.colour_weight, loss=args.loss)
     # With --train-decoder each pair's start comes from a frozen copy of the bundled model.
     reference = (Stylizer.load(None, device=args.device, backend="torch", precision="fp32", style_head=False)
                  if args.train_decoder else None)  # fmt: skip
@@ -308,6 +309,11 @@ def main() -> None:
     fit.add_argument("--train-decoder", action="store_true",
                      help="the decoder learns too (OUT/model: the model folder with its head)")  # fmt: skip
     fit.add_argument("--decoder-lr", type=float, default=5e-5)
+    fit.add_argument("--init-model", type=Path, default=None,
+                     help="with --train-decoder: start from this model folder's decoder (each pair's start stays "
+                          "the bundled model's)")  # fmt: skip
+    fit.add_argument("--content-weight", type=float, default=RefineSettings.content_weight,
+                     help="the objective's content term at all of z_c (more: the photo kept, less style)")  # fmt: skip
     fit.add_argument("--reconstruction-weight", type=float, default=1.0,
                      help="with --train-decoder: a photo through its own style must come back (pixel L1)")  # fmt: skip
     fit.add_argument(
