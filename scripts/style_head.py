@@ -151,11 +151,11 @@ def train(args: argparse.Namespace) -> None:
     probe = torch.rand(1, 3, 64, 64, device=device)
     with torch.no_grad():
         statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
-    # A head from --init-head keeps its own inputs; with --content-sizes it also learns to read the content size
-    # (a zero column: it starts answering as it did).
+    # A head from --init-head keeps its own inputs; --widen-head also has it read the content size (a zero column:
+    # it starts answering as it did).
     if args.init_head:
         head = load_head(args.init_head)[0]
-        head = with_content_size(head) if args.content_sizes else head
+        head = with_content_size(head) if args.widen_head else head
     else:
         head = head_for(stylizer, statistics_dim, args.content_sizes, args.loss)
     head = head.to(device).train()
@@ -312,6 +312,8 @@ def main() -> None:
     fit.add_argument("--init-model", type=Path, default=None,
                      help="with --train-decoder: start from this model folder's decoder (each pair's start stays "
                           "the bundled model's)")  # fmt: skip
+    fit.add_argument("--widen-head", action="store_true",
+                     help="with --init-head: the head learns to read the content size (--content-sizes)")  # fmt: skip
     fit.add_argument("--content-weight", type=float, default=RefineSettings.content_weight,
                      help="the objective's content term at all of z_c (more: the photo kept, less style)")  # fmt: skip
     fit.add_argument("--reconstruction-weight", type=float, default=1.0,
@@ -325,8 +327,7 @@ def main() -> None:
     fit.add_argument(
         "--content-sizes",
         action="store_true",
-        help="train at every content size, the head told which (fewer z_c channels: more style; a head from "
-        "--init-head is made content-sized)",
+        help="train at every content size, the head told which (fewer z_c channels: more style)",
     )
     fit.add_argument(
         "--content-power",

@@ -70,7 +70,7 @@ class StyleHead(nn.Module):
 def with_content_size(head: StyleHead) -> StyleHead:
     """A content-sized copy of a trained head that answers exactly as it did at every content size: its first
     layer gains a zero column for the content-size input, so training (`scripts/style_head.py train
-    --init-head ... --content-sizes`) starts from the trained head and learns what fewer z_c channels ask for."""
+    --init-head ... --widen-head`) starts from the trained head and learns what fewer z_c channels ask for."""
     if head.content_sized:
         return head
     sized = StyleHead(head.style_dim, head.sizes, head.hidden, head.statistics_dim, head.loss, content_sized=True)
