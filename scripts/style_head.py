@@ -110,21 +110,23 @@ class Objective:
         with torch.no_grad():
             z_style = self.model.encode_style(styles)
             target = self.stats.statistics(styles)
-            z_content = keep_content(self.model.config, self.model.encode_content(contents), k)
+            z_photo = self.model.encode_content(contents)  # all of z_c; the reconstruction term reads it too
+            z_content = keep_content(self.model.config, z_photo, k)
             photo = refiner.content_map(contents)
             _, start = self.reference.terms(z_style, z_content, size, photo, target, settings, k)
         sized = torch.full((len(contents),), content_size_input(k, full), device=contents.device)
         codes, offsets = head(z_style, statistics_vector(target) if head.statistics_dim else None, sized)
         terms = refiner.terms(codes, z_content, size, photo, target, settings, k, start, offsets)[0]
         if self.reconstruction_weight:
-            terms["reconstruction"] = self.reconstruction(head, contents)
+            terms["reconstruction"] = self.reconstruction(head, contents, z_photo)
             terms["loss"] = terms["loss"] + self.reconstruction_weight * terms["reconstruction"]
         return terms
 
-    def reconstruction(self, head: StyleHead, contents: torch.Tensor) -> torch.Tensor:
-        """Mean absolute pixel error of each photo decoded from its own z_c and its own style through the head."""
+    def reconstruction(self, head: StyleHead, contents: torch.Tensor, z_content: torch.Tensor) -> torch.Tensor:
+        """Mean absolute pixel error of each photo decoded from its own z_c (all of it, as encoded) and its own
+        style through the head."""
         with torch.no_grad():
-            z_style, z_content = self.model.encode_style(contents), self.model.encode_content(contents)
+            z_style = self.model.encode_style(contents)
             own = statistics_vector(self.stats.statistics(contents)) if head.statistics_dim else None
         full = self.model.config.content_dim
         sized = torch.full((len(contents),), content_size_input(full, full), device=contents.device)

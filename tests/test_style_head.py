@@ -184,7 +184,7 @@ def test_a_content_sized_head_exports_with_a_content_size_input(plain, tmp_path)
 
 
 def test_a_trained_head_made_content_sized_answers_as_before_and_can_learn_the_size(plain):
-    """`train --init-head --content-sizes` widens a trained head: the same answer at every k until it learns."""
+    """`train --init-head --widen-head` widens a trained head: the same answer at every k until it learns."""
     head = make_head(plain)
     sized = with_content_size(head)
     assert sized.content_sized and not head.content_sized and with_content_size(sized) is sized
