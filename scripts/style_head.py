@@ -17,6 +17,8 @@ only decides how each decoder layer reads it.
 `train --init-head FOLDER --train-decoder` (research) starts from a trained head and lets the decoder learn
 with it, under the same objective plus a reconstruction term (a photo through its own style must come back);
 each pair's start stays the frozen bundled model's, and OUT/model is the resulting model folder with its head.
+With `--content-fill prior` the trained model fills the z_c channels a small k drops with a draw from the prior
+N(0, I) (fresh each step) instead of zeros, which the decoder can turn into the style's texture.
 
 `train` holds out 5 % of the styles to report the objective on; `evaluate` judges the one-pass transfer with
 each head against the model without one (and per-pair refinement, `--refine N`) and the peer, on the held-out
@@ -35,7 +37,7 @@ from safetensors.torch import load_file
 from tqdm import tqdm
 
 from waestyle.core.bundled import demo_contents, demo_styles
-from waestyle.core.config import STYLE_LOSS_CHOICES
+from waestyle.core.config import CONTENT_FILLS, STYLE_LOSS_CHOICES
 from waestyle.core.files import atomic_write_bytes
 from waestyle.data.folders import build_dataset
 from waestyle.data.images import load_image
@@ -53,7 +55,7 @@ from waestyle.models.style_head import (
     statistics_vector,
     with_content_size,
 )
-from waestyle.models.wae import sample_content_sizes
+from waestyle.models.wae import content_fill, keep_content_channels, sample_content_sizes
 from waestyle.stylize.controls import keep_content
 from waestyle.stylize.refine import REFINE_LOSS, Refiner, RefineSettings
 from waestyle.stylize.stylizer import Stylizer
@@ -111,9 +113,12 @@ class Objective:
             z_style = self.model.encode_style(styles)
             target = self.stats.statistics(styles)
             z_photo = self.model.encode_content(contents)  # all of z_c; the reconstruction term reads it too
-            z_content = keep_content(self.model.config, z_photo, k)
+            # the start as the reference model fills dropped channels; the trained model's own fill, fresh each step
+            z_start = keep_content(self.reference.model.config, z_photo, k)
+            fill = content_fill(self.model.config, z_photo)
+            z_content = z_photo if k == full else keep_content_channels(z_photo, k, fill)
             photo = refiner.content_map(contents)
-            _, start = self.reference.terms(z_style, z_content, size, photo, target, settings, k)
+            _, start = self.reference.terms(z_style, z_start, size, photo, target, settings, k)
         sized = torch.full((len(contents),), content_size_input(k, full), device=contents.device)
         codes, offsets = head(z_style, statistics_vector(target) if head.statistics_dim else None, sized)
         terms = refiner.terms(codes, z_content, size, photo, target, settings, k, start, offsets)[0]
@@ -144,6 +149,8 @@ def train(args: argparse.Namespace) -> None:
     for parameter in stylizer.model.parameters():
         parameter.requires_grad_(False)
     stylizer.model.eval()
+    if args.content_fill:  # the trained model fills dropped z_c channels this way (its config says so when saved)
+        stylizer.model.config = replace(stylizer.model.config, content_fill=args.content_fill)
     settings = RefineSettings(content_weight=args.content_weight, colour_weight=args.colour_weight, loss=args.loss)
     # With --train-decoder each pair's start comes from a frozen copy of the bundled model.
     reference = (Stylizer.load(None, device=args.device, backend="torch", precision="fp32", style_head=False)
@@ -318,6 +325,9 @@ def main() -> None:
                      help="with --init-head: the head learns to read the content size (--content-sizes)")  # fmt: skip
     fit.add_argument("--content-weight", type=float, default=RefineSettings.content_weight,
                      help="the objective's content term at all of z_c (more: the photo kept, less style)")  # fmt: skip
+    fit.add_argument("--content-fill", choices=CONTENT_FILLS, default=None,
+                     help="with --train-decoder: what the trained model puts in dropped z_c channels "
+                          "(prior: a fresh N(0, I) draw each step, for the decoder to draw texture from)")  # fmt: skip
     fit.add_argument("--reconstruction-weight", type=float, default=1.0,
                      help="with --train-decoder: a photo through its own style must come back (pixel L1)")  # fmt: skip
     fit.add_argument(
@@ -359,6 +369,8 @@ def main() -> None:
         "--model", type=Path, required=True, help="a model folder (the bundled one: src/waestyle/assets/model)"
     )
     args = parser.parse_args()
+    if args.command == "train" and args.content_fill and not args.train_decoder:
+        parser.error("--content-fill needs --train-decoder (the frozen decoder was trained with zeros)")
     {"train": train, "evaluate": evaluate, "attach": attach}[args.command](args)
 
 
