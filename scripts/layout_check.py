@@ -27,6 +27,7 @@ from waestyle.evaluation.methods import IdentityMethod, ModelMethod, PeerMethod,
 from waestyle.evaluation.report import summarise, write_report
 from waestyle.evaluation.runner import run_evaluation, square_batch
 from waestyle.features import load_feature_network
+from waestyle.models.mosaic import code_mosaic
 from waestyle.stylize.finishing import finish_batch
 from waestyle.stylize.resolution import resize, scaled_size, work_long_side
 from waestyle.stylize.stylizer import Stylizer
@@ -45,25 +46,6 @@ def random_phase(code: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return torch.fft.ifft2(torch.fft.fft2(code - mean) * phase).real + mean
 
 
-def patch_mosaic(code: torch.Tensor, size: tuple[int, int], patch: int, seed: int = 0) -> torch.Tensor:
-    """A (1, C, *size) map of `patch`-square crops of `code` from random places, overlapping by half and
-    feathered: the style's shapes kept whole, their places lost."""
-    generator = torch.Generator().manual_seed(seed)
-    step, (height, width) = patch // 2, code.shape[-2:]
-    ramp = (torch.minimum(torch.arange(patch) + 1.0, patch - torch.arange(patch) + 0.0) / step).clamp(max=1)
-    window = (ramp[:, None] * ramp[None]).view(1, 1, patch, patch)
-    out, weight = torch.zeros(1, code.shape[1], *size), torch.zeros(1, 1, *size)
-    for y in range(-step, size[0], step):
-        for x in range(-step, size[1], step):
-            sy = int(torch.randint(0, height - patch + 1, (1,), generator=generator))
-            sx = int(torch.randint(0, width - patch + 1, (1,), generator=generator))
-            y0, x0, y1, x1 = max(y, 0), max(x, 0), min(y + patch, size[0]), min(x + patch, size[1])
-            crop = code[:1, :, sy : sy + patch, sx : sx + patch] * window
-            out[:, :, y0:y1, x0:x1] += crop[:, :, y0 - y : y1 - y, x0 - x : x1 - x]
-            weight[:, :, y0:y1, x0:x1] += window[:, :, y0 - y : y1 - y, x0 - x : x1 - x]
-    return out / weight.clamp_min(1e-6)
-
-
 @dataclass
 class StyleFill(TransferOnly):
     """The content's first k code channels, the rest from the style image's code (spatial models)."""
@@ -71,7 +53,7 @@ class StyleFill(TransferOnly):
     stylizer: Stylizer
     content_dim: int
     scramble: bool = False
-    mosaic: int = 0  # > 0: a mosaic of this many code pixels a side instead (see patch_mosaic)
+    mosaic: int = 0  # > 0: a mosaic of this many code pixels a side instead (see models/mosaic.py)
 
     @property
     def name(self) -> str:
@@ -87,7 +69,7 @@ class StyleFill(TransferOnly):
         if self.scramble:
             z_fill = random_phase(z_fill)
         elif self.mosaic:
-            z_fill = patch_mosaic(z_fill, tuple(z_content.shape[-2:]), self.mosaic)
+            z_fill = code_mosaic(z_fill[:1], tuple(z_content.shape[-2:]), torch.Generator().manual_seed(0), self.mosaic)
         k = self.content_dim
         mixed = torch.cat([z_content[:, :k], z_fill.expand_as(z_content)[:, k:]], 1)
         decoded = networks.decode(mixed, self.stylizer.style_latent(style))[..., : work.shape[-2], : work.shape[-1]]

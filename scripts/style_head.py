@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 from tqdm import tqdm
 
@@ -115,7 +116,7 @@ class Objective:
             z_photo = self.model.encode_content(contents)  # all of z_c; the reconstruction term reads it too
             # the start as the reference model fills dropped channels; the trained model's own fill, fresh each step
             z_start = keep_content(self.reference.model.config, z_photo, k)
-            fill = content_fill(self.model.config, z_photo)
+            fill = content_fill(self.model.config, z_photo, None, self.style_code(styles, size))
             z_content = z_photo if k == full else keep_content_channels(z_photo, k, fill)
             photo = refiner.content_map(contents)
             _, start = self.reference.terms(z_style, z_start, size, photo, target, settings, k)
@@ -126,6 +127,12 @@ class Objective:
             terms["reconstruction"] = self.reconstruction(head, contents, z_photo)
             terms["loss"] = terms["loss"] + self.reconstruction_weight * terms["reconstruction"]
         return terms
+
+    def style_code(self, styles: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
+        """The style images' own content codes at the photos' picture size, for a mosaic fill (else None)."""
+        if self.model.config.content_fill != "mosaic":
+            return None
+        return self.model.encode_content(F.interpolate(styles, size=size, mode="bilinear", antialias=True))
 
     def reconstruction(self, head: StyleHead, contents: torch.Tensor, z_content: torch.Tensor) -> torch.Tensor:
         """Mean absolute pixel error of each photo decoded from its own z_c (all of it, as encoded) and its own
@@ -327,7 +334,8 @@ def main() -> None:
                      help="the objective's content term at all of z_c (more: the photo kept, less style)")  # fmt: skip
     fit.add_argument("--content-fill", choices=CONTENT_FILLS, default=None,
                      help="with --train-decoder: what the trained model puts in dropped z_c channels "
-                          "(prior: a fresh N(0, I) draw each step, for the decoder to draw texture from)")  # fmt: skip
+                          "(prior: a fresh N(0, I) draw each step, for the decoder to draw texture from; mosaic: "
+                          "patches of the style image's own code, models/mosaic.py)")  # fmt: skip
     fit.add_argument("--reconstruction-weight", type=float, default=1.0,
                      help="with --train-decoder: a photo through its own style must come back (pixel L1)")  # fmt: skip
     fit.add_argument(

@@ -31,7 +31,7 @@ SETTINGS = (
     ("style_size", int, "long side at which a style image is read (0: the image size)"),
     ("upsample", UPSAMPLING, "spatial: how the decoder doubles its maps"),
     ("style_regions", int, "spatial: style palettes per decoder layer, mixed per pixel by the content (1: one)"),
-    ("content_fill", CONTENT_FILLS, "nested content: dropped z_c channels zeroed or drawn from the prior"),
+    ("content_fill", CONTENT_FILLS, "nested content: dropped z_c channels zeroed, prior draws or the style's code"),
     ("steps", int, "total optimiser steps"),
     ("batch_size", int, "images per step"),
     ("lr", float, "Adam learning rate"),

@@ -20,7 +20,7 @@ FEATURE_CHOICES = (
 STYLE_LOSS_CHOICES = ("lite0-moments-pixels", "lite0-moments-colours")
 ARCHITECTURES = ("global", "spatial")
 UPSAMPLING = ("nearest", "bilinear")
-CONTENT_FILLS = ("zero", "prior")
+CONTENT_FILLS = ("zero", "prior", "mosaic")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 

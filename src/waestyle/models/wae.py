@@ -19,6 +19,7 @@ from waestyle.core.devices import draw_device
 from waestyle.core.errors import WaestyleError
 from waestyle.features import FeatureNetwork, gram
 from waestyle.models.global_arch import ContentEncoder, Decoder
+from waestyle.models.mosaic import code_mosaic
 from waestyle.models.spatial_arch import SpatialContentEncoder, StyleDecoder
 
 ARCHITECTURES = {"global": (ContentEncoder, Decoder), "spatial": (SpatialContentEncoder, StyleDecoder)}
@@ -134,12 +135,21 @@ def keep_content_channels(
 
 
 def content_fill(
-    config: ModelConfig, z_content: torch.Tensor, generator: torch.Generator | None = None
+    config: ModelConfig,
+    z_content: torch.Tensor,
+    generator: torch.Generator | None = None,
+    style_code: torch.Tensor | None = None,
 ) -> torch.Tensor | None:
-    """What fills dropped z_c channels for this model: None (zeros), or a draw from the prior."""
+    """What fills dropped z_c channels for this model: None (zeros), a draw from the prior, or a mosaic of
+    `style_code`, the style image's own content code at the picture's scale (models/mosaic.py)."""
     if config.content_fill == "zero":
         return None
-    return prior_draw(z_content, generator)
+    if config.content_fill == "prior":
+        return prior_draw(z_content, generator)
+    if style_code is None:
+        raise WaestyleError("this model fills dropped z_c channels from the style image's code; give a style image")
+    style_code = style_code.expand(len(z_content), -1, -1, -1) if len(style_code) == 1 else style_code
+    return code_mosaic(style_code, tuple(z_content.shape[-2:]), generator)
 
 
 def prior_draw(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -28,6 +28,9 @@ class Style:
     # what the style head read (z_s, statistics), kept so that a content-sized head can answer again for the
     # content size a transfer asks for (Stylizer.style)
     head_input: tuple[torch.Tensor, torch.Tensor | None] | None = field(default=None, repr=False, compare=False)
+    # for a mosaic-filled model (models/mosaic.py): the style picture (its heaviest image, long side at most the
+    # working size) whose own content code fills the z_c channels a small content size drops
+    picture: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     def target(self, loss: str, compute: Callable[[Sequence[torch.Tensor], Sequence[float]], dict]) -> dict:
         """The statistics refinement aims at under `loss`, from `compute(images, weights)` on first use."""
@@ -107,11 +110,16 @@ def content_size(config: ModelConfig, content_dim: int | None) -> int:
     return content_dim
 
 
-def keep_content(config: ModelConfig, z_content: torch.Tensor, content_dim: int | None) -> torch.Tensor:
-    """z_c with only its first `content_dim` channels, the rest filled as the model was trained to expect."""
+def keep_content(
+    config: ModelConfig, z_content: torch.Tensor, content_dim: int | None, style_code: torch.Tensor | None = None
+) -> torch.Tensor:
+    """z_c with only its first `content_dim` channels, the rest filled as the model was trained to expect
+    (a mosaic-filled model: from `style_code`, the style picture's content code; zeros where there is none)."""
     size = content_size(config, content_dim)
     if size == config.content_dim:
         return z_content
+    if config.content_fill == "mosaic" and style_code is None:
+        return keep_content_channels(z_content, size)  # a latent or prior style has no picture to draw from
     # A fixed seed: the same content, style and size always give the same image.
-    fill = content_fill(config, z_content, torch.Generator().manual_seed(0))
+    fill = content_fill(config, z_content, torch.Generator().manual_seed(0), style_code)
     return keep_content_channels(z_content, size, fill)

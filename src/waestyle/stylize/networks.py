@@ -30,6 +30,7 @@ from waestyle.stylize.onnx_backend import (
     ensure_export,
     is_exported,
 )
+from waestyle.stylize.resolution import resize, scaled_size
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:
@@ -50,8 +51,8 @@ BACKEND_ENV = "WAESTYLE_BACKEND"
 def choose_backend(model: WAEStyleModel, device: torch.device, backend: str, precision: str,
                    style_head: StyleHead | None = None) -> str:  # fmt: skip
     """`auto`: $WAESTYLE_BACKEND when set, else the faster one on this machine (see onnx_backend.default_backend);
-    an explicit precision asks for PyTorch's own numerics, and a prior-filled model needs PyTorch (the graphs
-    cannot draw from it)."""
+    an explicit precision asks for PyTorch's own numerics. (A model that fills dropped z_c channels runs those
+    transfers in PyTorch whatever the backend: the graphs cannot draw the fill; see `stylise`.)"""
     if backend == "auto" and os.environ.get(BACKEND_ENV, "auto") != "auto":
         backend = os.environ[BACKEND_ENV]
         if backend not in BACKENDS:
@@ -65,7 +66,7 @@ def choose_backend(model: WAEStyleModel, device: torch.device, backend: str, pre
     if backend != "auto":
         return backend
     bf16 = use_bf16(precision, device)
-    if precision != "auto" or model.config.content_fill == "prior":
+    if precision != "auto":
         return "torch"
     return default_backend(device, bf16, lambda: is_exported(cached_export(model, style_head), style_head))
 
@@ -141,22 +142,33 @@ class InferenceNetworks:
         z_styles: Sequence[torch.Tensor],
         content_dim: int | None,
         offsets: Sequence[Sequence[torch.Tensor] | None] | None = None,
+        pictures: Sequence[torch.Tensor | None] | None = None,
     ) -> list[torch.Tensor]:
         """`work` (contents at processing size) decoded once per style latent (with its norm offsets, if any),
-        the contents encoded once."""
+        the contents encoded once; a mosaic-filled model fills dropped z_c channels from each style's picture
+        (`pictures`, one per latent; None: zeros)."""
         height, width = work.shape[-2:]
         config = self.model.config
         offsets = [None] * len(z_styles) if offsets is None else offsets
-        if self.onnx is not None:  # a spatial model's graph takes per-layer codes and offsets; a global one has neither
-            size = content_size(config, content_dim)
-            if size < config.content_dim and config.content_fill == "prior":
-                raise WaestyleError("this model fills dropped z_c channels from the prior; use --backend torch")
-            padded = self._pad(work)
+        pictures = [None] * len(z_styles) if pictures is None else pictures
+        drawn = content_size(config, content_dim) < config.content_dim and config.content_fill != "zero"
+        if self.onnx is not None and not drawn:  # the graphs zero dropped channels; a drawn fill runs in PyTorch
+            size, padded = content_size(config, content_dim), self._pad(work)
             pairs = zip(z_styles, offsets, strict=True)
             return [self.onnx.stylise(padded, z, size, offs)[..., :height, :width].to(self.device) for z, offs in pairs]
-        z_content = keep_content(config, self.encode_content(work), content_dim)
-        pairs = zip(z_styles, offsets, strict=True)
-        return [self.decode(z_content, z, content_dim, offs)[..., :height, :width] for z, offs in pairs]
+        z_content = self.encode_content(work)
+        decoded = []
+        for z_style, offs, picture in zip(z_styles, offsets, pictures, strict=True):
+            code = None if picture is None or config.content_fill != "mosaic" else self.picture_code(picture, work)
+            kept = keep_content(config, z_content, content_dim, code)
+            decoded.append(self.decode(kept, z_style, content_dim, offs)[..., :height, :width])
+        return decoded
+
+    def picture_code(self, picture: torch.Tensor, work: torch.Tensor) -> torch.Tensor:
+        """The content code of a style picture at the contents' scale (its long side set to theirs), as the mosaic
+        fill was trained: the style's shapes the size they are against the picture."""
+        picture = picture.to(self.device)
+        return self.encode_content(resize(picture, scaled_size(tuple(picture.shape[-2:]), max(work.shape[-2:]))))
 
     def _pad(self, batch: torch.Tensor) -> torch.Tensor:
         """Spatial models need sides that are multiples of the stride (and two strides at least)."""

@@ -34,6 +34,7 @@ from waestyle.core.bundled import DEFAULT_MODEL
 from waestyle.core.config import DEFAULT_MAX_SIDE, ModelConfig
 from waestyle.core.devices import resolve_device
 from waestyle.core.errors import WaestyleError
+from waestyle.data.images import pil_to_tensor
 from waestyle.features import load_feature_network
 from waestyle.models.io import load_model
 from waestyle.models.style_head import StyleHead, check_fits, content_size_input, load_style_head
@@ -191,13 +192,28 @@ class Stylizer:
         latents = [s.to(self.device) if b is None else encode(b) for s, b in zip(parts, sources, strict=True)]
         weights = [1.0] * len(parts) if weights is None else [float(w) for w in weights]
         latent = mix_latents(latents, weights)  # checks the weights
-        style = Style(latent, sources, [w / sum(weights) for w in weights])
+        style = Style(latent, sources, [w / sum(weights) for w in weights], picture=self._picture(parts, weights))
         images = [(s, w) for s, w in zip(sources, weights, strict=True) if s is not None and w > 0]
         if self.style_head is None or not images:  # a prior sample or a latent alone has no statistics to read
             return style
         statistics = self.style_head.statistics(images)
         codes, offsets = self.style_head(latent, statistics)
-        return Style(codes, style.sources, style.weights, offsets=offsets, head_input=(latent, statistics))
+        return replace(style, latent=codes, offsets=offsets, head_input=(latent, statistics))
+
+    def _picture(self, parts: Sequence[object], weights: Sequence[float]) -> torch.Tensor | None:
+        """For a mosaic-filled model, the heaviest style image, long side at most `max_side` (else None)."""
+        if self.config.content_fill != "mosaic":
+            return None
+        pairs = enumerate(zip(parts, weights, strict=True))
+        images = [(w, i) for i, (part, w) in pairs if not is_latent(part) and w > 0]
+        if not images:
+            return None
+        image = parts[max(images)[1]]
+        if isinstance(image, Image.Image):
+            size = output_size(image.size, min(max(image.size), self.max_side))
+            return pil_to_tensor(image.convert("RGB").resize(size, Image.Resampling.BICUBIC))[None].to(self.device)
+        batch = tensor_batch(image, self.device)[:1]
+        return resize(batch, scaled_size(tuple(batch.shape[-2:]), min(max(batch.shape[-2:]), self.max_side)))
 
     def _at_content_size(self, style: object, content_dim: int | None) -> object:
         """`style` as a content-sized style head reads it for `content_dim` z_c channels (others unchanged)."""
@@ -310,7 +326,7 @@ class Stylizer:
         z_style = resolve_styles([style.latent], strength, lambda: self._own_styles([content]))[0]
         offsets = style_offsets([style], strength)[0]
         code, offsets = self._refined(work, z_style, style, RefineSettings.of(refine), content_dim, offsets)
-        return Style(code, style.sources, style.weights, offsets=offsets, targets=style.targets)
+        return Style(code, style.sources, style.weights, offsets=offsets, targets=style.targets, picture=style.picture)
 
     def _own_styles(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """z_s of each content image itself (for reconstructions and strengths below 1)."""
@@ -334,7 +350,8 @@ class Stylizer:
             parts = zip(z_styles, styles, offsets, strict=True)
             z_styles, offsets = map(list, zip(*[self._refined(work, z, style, settings, content_dim, offs)
                                                 for z, style, offs in parts], strict=True))  # fmt: skip
-        return self.networks.stylise(work, z_styles, content_dim, offsets)
+        pictures = [work if style is None else getattr(style, "picture", None) for style in styles] if styles else None
+        return self.networks.stylise(work, z_styles, content_dim, offsets, pictures)
 
     def _refined(self, work: torch.Tensor, z_style: torch.Tensor, style, settings: RefineSettings,
                  content_dim: int | None, offsets: Offsets = None) -> tuple[torch.Tensor, Offsets]:  # fmt: skip

@@ -56,6 +56,7 @@ class Encoded:
     z_content: torch.Tensor
     all_styles: torch.Tensor  # z_s of the whole batch (all processes)
     z_decode: torch.Tensor  # z_c as decoded: a random prefix of it under nested content
+    z_swap: torch.Tensor | None = None  # as decoded with the rolled styles, where the fill is the style's (mosaic)
     sizes: torch.Tensor | None = None
     content_weights: torch.Tensor | None = None
     style_weights: torch.Tensor | None = None
@@ -134,7 +135,15 @@ def _nest(encoded: Encoded, model: WAEStyleModel, generator: torch.Generator | N
     z_content = encoded.z_content
     sizes = sample_content_sizes(len(encoded.all_styles), z_content.shape[1], generator, z_content.device)
     encoded.sizes = place.shard(sizes)
-    encoded.z_decode = keep_content_channels(z_content, encoded.sizes, content_fill(model.config, z_content, generator))
+    # a mosaic fill comes from the style picture's code: each image's own for its reconstruction, its style
+    # neighbour's (the batch rolled by one, as the swap rolls the styles) for the swap
+    own = z_content.detach() if model.config.content_fill == "mosaic" else None
+    fill = content_fill(model.config, z_content, generator, own)
+    encoded.z_decode = keep_content_channels(z_content, encoded.sizes, fill)
+    if own is not None:
+        neighbours = place.shard(place.gather(own).roll(1, dims=0))
+        fill = content_fill(model.config, z_content, generator, neighbours)
+        encoded.z_swap = keep_content_channels(z_content, encoded.sizes, fill)
     if config.content_loss_by_size:
         # the full z_c keeps full weight; a small code owes less layout and more style
         share = encoded.sizes.to(z_content.dtype) / z_content.shape[1]
@@ -155,7 +164,8 @@ def _swap_terms(
 ) -> dict[str, torch.Tensor]:
     """Style consistency: the batch decoded with its styles rolled by one, judged against its style images."""
     net, terms = model.feature_net, {}
-    swapped = model.decode(encoded.z_decode, place.shard(encoded.all_styles.roll(1, dims=0)), encoded.sizes)
+    z_swap = encoded.z_decode if encoded.z_swap is None else encoded.z_swap
+    swapped = model.decode(z_swap, place.shard(encoded.all_styles.roll(1, dims=0)), encoded.sizes)
     needs_images = style_stats is not None or config.colour_loss_weight > 0 or config.colour_histogram_weight > 0
     style_images = place.shard(place.gather(images).roll(1, dims=0)) if needs_images else None
     shared: dict = {}  # the style loss's maps of the swapped batch, by network: the content term may read them

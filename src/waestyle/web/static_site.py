@@ -55,7 +55,8 @@ def runtime_file(name: str) -> tuple[bytes, str, bool]:
 def model_summary(config) -> dict:
     """What the page needs to know of the model (the server's /api/health and the static site's site.json)."""
     return {"arch": config.arch, "image_size": config.image_size, "content_dim": config.content_dim,
-            "style_dim": config.style_dim, "nested_content": config.nested_content}  # fmt: skip
+            "style_dim": config.style_dim, "nested_content": config.nested_content,
+            "content_fill": config.content_fill}  # fmt: skip
 
 
 def export_site(model: WAEStyleModel, out: str | Path, *, overwrite: bool = False,

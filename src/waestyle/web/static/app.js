@@ -180,13 +180,19 @@ async function stylise() {
   }
 }
 
-// Refinement is PyTorch's: the page says so where it runs the graphs itself.
+// Refinement is PyTorch's: the page says so where it runs the graphs itself. So is a smaller content size for a
+// model that fills the dropped z_c channels (from the prior, or from the style picture's own code): the graphs
+// only zero them.
 function showEngine() {
   const local = runsHere();
+  const model = state.model.model;
+  const filled = model.nested_content && (model.content_fill ?? "zero") !== "zero";
   $("api-key-control").hidden = local || !state.model.auth?.api_key;
   $("refine-control").hidden = local;
   $("refine-note").hidden = !local;
   if (local) $("refine").value = 0;
+  $("content-dim-control").hidden = !model.nested_content || (local && filled);
+  $("content-dim-note").hidden = !(local && filled);
 }
 
 async function start() {
@@ -197,15 +203,14 @@ async function start() {
     document.querySelector("input[name=engine][value=here]").checked = true;
   }
   for (const radio of document.querySelectorAll("input[name=engine]")) radio.addEventListener("change", showEngine);
-  showEngine();
   const model = state.model.model;
   $("model-info").textContent = `Model: ${model.arch}, trained at ${model.image_size} px.`;
   $("style-scale-control").hidden = model.arch !== "spatial";
   if (model.nested_content) {
     Object.assign($("content-dim"), { max: model.content_dim, value: model.content_dim });
     $("content-dim-value").textContent = model.content_dim;
-    $("content-dim-control").hidden = false;
   }
+  showEngine();
   $("strength").addEventListener("input", () => { $("strength-value").textContent = Number($("strength").value).toFixed(2); });
   $("style-scale").addEventListener("input", () => { $("style-scale-value").textContent = styleScale().toFixed(2); });
   $("refine").addEventListener("input", () => {
