@@ -34,7 +34,9 @@ def test_patches_are_a_quarter_of_the_pictures_grid():
 
 
 def test_a_mosaic_model_needs_the_style_code_and_waestyle_train_trains_one(tmp_path):
-    config = ModelConfig(nested_content=True, content_fill="mosaic")
+    with pytest.raises(WaestyleError, match="needs --arch spatial"):
+        ModelConfig(nested_content=True, content_fill="mosaic")
+    config = ModelConfig(arch="spatial", nested_content=True, content_fill="mosaic")
     with pytest.raises(WaestyleError, match="style image"):
         content_fill(config, torch.zeros(2, 4, 3, 3))
     # the trainer fills a reconstruction from the image's own code and a swap from its style neighbour's
@@ -73,6 +75,13 @@ def test_a_small_content_size_draws_from_the_style_picture(spatial_model):
     assert torch.allclose(stylizer.transfer(contents, first.latent, content_dim=2), zeroed)
     assert not torch.allclose(out, zeroed)
     assert stylizer.reconstruct(contents, content_dim=2).shape == contents.shape  # its own picture fills it
+    # refinement searches with the fill the transfer will decode with
+    seen = []
+    stylizer.transfer(contents[:1], first, content_dim=2, refine=1)  # loads the refiner
+    original = stylizer._refiner.refine
+    stylizer._refiner.refine = lambda *args: seen.append(args[-1]) or original(*args)
+    stylizer.transfer(contents[:1], first, content_dim=2, refine=1)
+    assert seen and torch.equal(seen[0], first.picture)
 
 
 def test_the_onnx_backend_runs_a_mosaic_fill_in_pytorch(bundled_export):

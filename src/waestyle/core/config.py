@@ -65,6 +65,8 @@ class ModelConfig:
             raise WaestyleError("--size-aware needs --nested-content and --arch spatial")
         if self.content_fill not in CONTENT_FILLS:
             raise WaestyleError(f"unknown content fill {self.content_fill!r}; choose one of {', '.join(CONTENT_FILLS)}")
+        if self.content_fill == "mosaic" and self.arch != "spatial":
+            raise WaestyleError("--content-fill mosaic needs --arch spatial (it lays patches of a content map)")
         if self.upsample not in UPSAMPLING:
             raise WaestyleError(f"unknown upsampling {self.upsample!r}; choose one of {', '.join(UPSAMPLING)}")
         if self.arch not in ARCHITECTURES:

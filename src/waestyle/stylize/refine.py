@@ -96,10 +96,12 @@ class Refiner:
         return {key: sum(w / total * p[key] for w, p in zip(weights, parts, strict=True)) for key in parts[0]}
 
     def refine(self, work: torch.Tensor, z_style: torch.Tensor, target: dict, settings: RefineSettings,
-               content_dim: int | None = None, offsets: Offsets = None) -> tuple[torch.Tensor, Offsets]:  # fmt: skip
+               content_dim: int | None = None, offsets: Offsets = None,
+               picture: torch.Tensor | None = None) -> tuple[torch.Tensor, Offsets]:  # fmt: skip
         """(z_s, norm offsets) after `settings.steps` Adam steps on the objective, for the content `work`
         (1, 3, H, W): z_s (1, d), or (1, layers, d) when the search is per layer (spatial models decode both);
-        the offsets, one (1, 2 x channels) per styled layer, when `settings.offsets` (else the given ones)."""
+        the offsets, one (1, 2 x channels) per styled layer, when `settings.offsets` (else the given ones).
+        `picture`: the style picture a mosaic-filled model fills dropped z_c channels from, as the transfer will."""
         if settings.steps == 0:
             return z_style, offsets
         layers = getattr(self.model.decoder, "styled_layers", None)
@@ -113,7 +115,11 @@ class Refiner:
         height, width = small.shape[-2:]
         with torch.no_grad():
             padded = pad_to_stride(small, config.content_stride) if config.arch == "spatial" else small
-            z_content = keep_content(config, self.model.encode_content(padded.to(dtype)), content_dim)
+            code = None
+            if picture is not None and config.content_fill == "mosaic":
+                picture = resize(picture.to(work.device), scaled_size(tuple(picture.shape[-2:]), max(height, width)))
+                code = self.model.encode_content(pad_to_stride(picture, config.content_stride).to(dtype)).float()
+            z_content = keep_content(config, self.model.encode_content(padded.to(dtype)), content_dim, code)
             photo = self.content_map(small)
         z = z_style.detach().float().clone().requires_grad_(True)
         moved = [o.detach().float().clone().requires_grad_(True) for o in offsets] if searched else []

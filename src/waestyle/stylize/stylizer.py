@@ -366,7 +366,7 @@ class Stylizer:
         found = []
         for i in range(len(work)):
             start = None if offsets is None else [o.expand(len(work), -1)[i : i + 1] for o in offsets]
-            one = work[i : i + 1], z_style[i : i + 1], target, settings, content_dim, start
+            one = work[i : i + 1], z_style[i : i + 1], target, settings, content_dim, start, style.picture
             found.append(self._refiner.refine(*one))
         codes, moved = zip(*found, strict=True)
         layers = None if moved[0] is None else [torch.cat(layer) for layer in zip(*moved, strict=True)]
