@@ -62,7 +62,8 @@ def test_the_style_head_exports_as_two_graphs_that_match_pytorch(bundled_export)
     session = {name: onnxruntime.InferenceSession(str(result.folder / name)) for name in (STATISTICS_GRAPH, HEAD_GRAPH)}
     (statistics,) = session[STATISTICS_GRAPH].run(None, {"style": style.numpy()})
     z_style = stylizer.style_latent(style).numpy()
-    codes, offsets = session[HEAD_GRAPH].run(None, {"z_style": z_style, "statistics": statistics})
+    full = {"content_size": np.ones(1, np.float32)} if head.content_sized else {}  # the bundled head reads k
+    codes, offsets = session[HEAD_GRAPH].run(None, {"z_style": z_style, "statistics": statistics, **full})
     assert np.abs(codes - expected.latent.numpy()).max() <= 1e-3
     assert np.abs(offsets - torch.cat(expected.offsets, 1).numpy()).max() <= 1e-3
 

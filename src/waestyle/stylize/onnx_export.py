@@ -213,7 +213,13 @@ def sidecar(model: WAEStyleModel, style_head: StyleHead | None = None) -> dict:
                 if layers
                 else f"(1, {config.style_dim})"
             ),
-            "content_size": f"int64 per image, 1..{config.content_dim}; {config.content_dim} keeps all of z_c",
+            "content_size": f"int64 per image, 1..{config.content_dim}; {config.content_dim} keeps all of z_c"
+            + (
+                ""
+                if config.content_fill == "zero"
+                else f"; the graph zeroes dropped channels, which the model fills "
+                f"({config.content_fill}): waestyle runs smaller sizes in PyTorch"
+            ),
             "content_long_side": WORK_SIDE if spatial else config.image_size,
             "resize": (
                 f"long side {WORK_SIDE} / style_scale (the texture scale), aspect kept; resize the output back"
