@@ -72,9 +72,13 @@ def work_batch(
 
 def style_batch(images: ImageLike, config: ModelConfig, device: torch.device) -> torch.Tensor:
     """A style image as the style encoder reads it: long side `style_size`, aspect kept (or the old S x S crop)."""
-    side = config.style_size
-    if not side:
+    if not config.style_size:
         return square_batch(images, config.image_size, device, crop=True)
+    return long_side_batch(images, config.style_size, device)
+
+
+def long_side_batch(images: ImageLike, side: int, device: torch.device) -> torch.Tensor:
+    """Images as a (B, 3, H, W) batch with their long side `side`, aspect kept."""
     if isinstance(images, Image.Image):
         size = output_size(images.size, side)
         image = images if images.size == size else images.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)

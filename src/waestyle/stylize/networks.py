@@ -157,10 +157,14 @@ class InferenceNetworks:
             pairs = zip(z_styles, offsets, strict=True)
             return [self.onnx.stylise(padded, z, size, offs)[..., :height, :width].to(self.device) for z, offs in pairs]
         z_content = self.encode_content(work)
+        # one kept z_c for every style, except where each style's picture fills it
+        shared = None if config.content_fill == "mosaic" else keep_content(config, z_content, content_dim)
         decoded = []
         for z_style, offs, picture in zip(z_styles, offsets, pictures, strict=True):
-            code = None if picture is None or config.content_fill != "mosaic" else self.picture_code(picture, work)
-            kept = keep_content(config, z_content, content_dim, code)
+            kept = shared
+            if kept is None:
+                code = None if picture is None else self.picture_code(picture, work)
+                kept = keep_content(config, z_content, content_dim, code)
             decoded.append(self.decode(kept, z_style, content_dim, offs)[..., :height, :width])
         return decoded
 

@@ -34,7 +34,6 @@ from waestyle.core.bundled import DEFAULT_MODEL
 from waestyle.core.config import DEFAULT_MAX_SIDE, ModelConfig
 from waestyle.core.devices import resolve_device
 from waestyle.core.errors import WaestyleError
-from waestyle.data.images import pil_to_tensor
 from waestyle.features import load_feature_network
 from waestyle.models.io import load_model
 from waestyle.models.style_head import StyleHead, check_fits, content_size_input, load_style_head
@@ -51,6 +50,7 @@ from waestyle.stylize.controls import (
 from waestyle.stylize.finishing import finish_batch, finish_image
 from waestyle.stylize.inputs import (
     ImageLike,
+    long_side_batch,
     output_size,
     square_batch,
     style_batch,
@@ -209,11 +209,8 @@ class Stylizer:
         if not images:
             return None
         image = parts[max(images)[1]]
-        if isinstance(image, Image.Image):
-            size = output_size(image.size, min(max(image.size), self.max_side))
-            return pil_to_tensor(image.convert("RGB").resize(size, Image.Resampling.BICUBIC))[None].to(self.device)
-        batch = tensor_batch(image, self.device)[:1]
-        return resize(batch, scaled_size(tuple(batch.shape[-2:]), min(max(batch.shape[-2:]), self.max_side)))
+        side = max(image.size) if isinstance(image, Image.Image) else max(image.shape[-2:])
+        return long_side_batch(image, min(side, self.max_side), self.device)[:1]
 
     def _at_content_size(self, style: object, content_dim: int | None) -> object:
         """`style` as a content-sized style head reads it for `content_dim` z_c channels (others unchanged)."""
