@@ -158,10 +158,12 @@ def train(args: argparse.Namespace) -> None:
     stylizer.model.eval()
     if args.content_fill:  # the trained model fills dropped z_c channels this way (its config says so when saved)
         stylizer.model.config = replace(stylizer.model.config, content_fill=args.content_fill)
+    if args.mosaic_share:
+        stylizer.model.config = replace(stylizer.model.config, mosaic_share=args.mosaic_share)
     settings = RefineSettings(content_weight=args.content_weight, colour_weight=args.colour_weight, loss=args.loss)
-    # With --train-decoder each pair's start comes from a frozen copy of the bundled model.
-    reference = (Stylizer.load(None, device=args.device, backend="torch", precision="fp32", style_head=False)
-                 if args.train_decoder else None)  # fmt: skip
+    # With --train-decoder each pair's start comes from a frozen copy of the bundled model (or --reference-model).
+    reference = (Stylizer.load(args.reference_model, device=args.device, backend="torch", precision="fp32",
+                               style_head=False) if args.train_decoder else None)  # fmt: skip
     objective = Objective(stylizer, settings, args.content_power, reference,
                           args.reconstruction_weight if args.train_decoder else 0.0)  # fmt: skip
     probe = torch.rand(1, 3, 64, 64, device=device)
@@ -328,6 +330,9 @@ def main() -> None:
     fit.add_argument("--init-model", type=Path, default=None,
                      help="with --train-decoder: start from this model folder's decoder (each pair's start stays "
                           "the bundled model's)")  # fmt: skip
+    fit.add_argument("--reference-model", type=Path, default=None,
+                     help="with --train-decoder: the frozen model whose one-pass transfer scales each pair's "
+                          "style distance (default: the bundled model's)")  # fmt: skip
     fit.add_argument("--widen-head", action="store_true",
                      help="with --init-head: the head learns to read the content size (--content-sizes)")  # fmt: skip
     fit.add_argument("--content-weight", type=float, default=RefineSettings.content_weight,
@@ -336,6 +341,9 @@ def main() -> None:
                      help="with --train-decoder: what the trained model puts in dropped z_c channels "
                           "(prior: a fresh N(0, I) draw each step, for the decoder to draw texture from; mosaic: "
                           "patches of the style image's own code, models/mosaic.py)")  # fmt: skip
+    fit.add_argument("--mosaic-share", type=float, default=None,
+                     help="with a mosaic fill: a patch's side as a share of the code grid's shorter side "
+                          "(default: the model's, a quarter)")  # fmt: skip
     fit.add_argument("--reconstruction-weight", type=float, default=1.0,
                      help="with --train-decoder: a photo through its own style must come back (pixel L1)")  # fmt: skip
     fit.add_argument(

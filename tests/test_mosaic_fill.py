@@ -29,8 +29,17 @@ def test_a_mosaic_holds_only_the_codes_own_values_in_new_places():
     assert code_mosaic(torch.full((1, 2, 8, 8), 3.0), (5, 7)).sub(3).abs().max() < 1e-6
 
 
-def test_patches_are_a_quarter_of_the_pictures_grid():
+def test_patches_are_a_share_of_the_pictures_grid_a_quarter_unless_the_model_says():
     assert (mosaic_patch(16, 16), mosaic_patch(64, 48), mosaic_patch(4, 4)) == (4, 12, 2)
+    assert (mosaic_patch(16, 16, 0.5), mosaic_patch(64, 48, 0.5), mosaic_patch(64, 64, 1.0)) == (8, 24, 64)
+    for bad in (0.0, 1.5):
+        with pytest.raises(WaestyleError, match="mosaic-share"):
+            ModelConfig(arch="spatial", nested_content=True, content_fill="mosaic", mosaic_share=bad)
+    half = ModelConfig(arch="spatial", nested_content=True, content_fill="mosaic", mosaic_share=0.5)
+    code, z = torch.randn(1, 3, 16, 16), torch.zeros(1, 3, 12, 12)
+    filled = content_fill(half, z, torch.Generator().manual_seed(1), code)
+    assert torch.equal(filled, code_mosaic(code, (12, 12), torch.Generator().manual_seed(1), share=0.5))
+    assert not torch.equal(filled, code_mosaic(code, (12, 12), torch.Generator().manual_seed(1)))
 
 
 def test_a_mosaic_model_needs_the_style_code_and_waestyle_train_trains_one(tmp_path):

@@ -32,6 +32,7 @@ SETTINGS = (
     ("upsample", UPSAMPLING, "spatial: how the decoder doubles its maps"),
     ("style_regions", int, "spatial: style palettes per decoder layer, mixed per pixel by the content (1: one)"),
     ("content_fill", CONTENT_FILLS, "nested content: dropped z_c channels zeroed, prior draws or the style's code"),
+    ("mosaic_share", float, "--content-fill mosaic: a patch's side as a share of the code grid's shorter side"),
     ("steps", int, "total optimiser steps"),
     ("batch_size", int, "images per step"),
     ("lr", float, "Adam learning rate"),

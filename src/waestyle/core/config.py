@@ -51,6 +51,8 @@ class ModelConfig:
     # nested content: what replaces dropped z_c channels, "zero" (the prior's mean) or "prior" (a seeded
     # draw from N(0, I), which the decoder learns to draw the style's texture from)
     content_fill: str = "zero"
+    # content_fill="mosaic": each patch's side as a share of the code grid's shorter side (models/mosaic.py)
+    mosaic_share: float = 0.25
     # nested content: the decoder is told how many z_c channels it got (log2(content_dim / k), added to z_s
     # through a learned map), so a small content code can be drawn differently, not just from less
     size_aware: bool = False
@@ -67,6 +69,8 @@ class ModelConfig:
             raise WaestyleError(f"unknown content fill {self.content_fill!r}; choose one of {', '.join(CONTENT_FILLS)}")
         if self.content_fill == "mosaic" and self.arch != "spatial":
             raise WaestyleError("--content-fill mosaic needs --arch spatial (it lays patches of a content map)")
+        if not 0 < self.mosaic_share <= 1:
+            raise WaestyleError(f"--mosaic-share must be above 0 and at most 1, got {self.mosaic_share}")
         if self.upsample not in UPSAMPLING:
             raise WaestyleError(f"unknown upsampling {self.upsample!r}; choose one of {', '.join(UPSAMPLING)}")
         if self.arch not in ARCHITECTURES:

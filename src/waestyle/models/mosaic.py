@@ -2,9 +2,9 @@
 
 With `content_fill="mosaic"` the z_c channels a small k drops are filled from the *style* image's content code,
 cut into square patches taken from random places and laid overlapping and feathered over the content's grid:
-the style's shapes kept whole, their places lost (a copied layout would read as a double exposure). Patches
-are a quarter of the grid's shorter side, so they cover the same share of a 128-px training crop and of a
-512-px picture.
+the style's shapes kept whole, their places lost (a copied layout would read as a double exposure). A patch's
+side is a share of the grid's shorter side (ModelConfig.mosaic_share, a quarter unless set), so it covers the
+same share of a 128-px training crop and of a 512-px picture.
 """
 
 import torch
@@ -12,19 +12,24 @@ import torch
 from waestyle.core.devices import draw_device
 
 
-def mosaic_patch(height: int, width: int) -> int:
-    """Patch side in code pixels for a grid: a quarter of its shorter side, at least 2."""
-    return max(2, min(height, width) // 4)
+def mosaic_patch(height: int, width: int, share: float = 0.25) -> int:
+    """Patch side in code pixels for a grid: `share` of its shorter side, at least 2."""
+    return max(2, int(min(height, width) * share))
 
 
 def code_mosaic(
-    code: torch.Tensor, size: tuple[int, int], generator: torch.Generator | None = None, patch: int | None = None
+    code: torch.Tensor,
+    size: tuple[int, int],
+    generator: torch.Generator | None = None,
+    patch: int | None = None,
+    share: float = 0.25,
 ) -> torch.Tensor:
     """(N, C, *size) from `code` (N, C, h, w): for each image, feathered half-overlapping crops of its own code.
 
-    The patch side (None) follows `code`'s grid (mosaic_patch), so it is the style picture's scale that sets it."""
+    The patch side (None) is `share` of `code`'s grid (mosaic_patch), so it is the style picture's scale that
+    sets it."""
     n, channels, height, width = code.shape
-    patch = min(mosaic_patch(height, width) if patch is None else patch, height, width)
+    patch = min(mosaic_patch(height, width, share) if patch is None else patch, height, width)
     step = max(1, patch // 2)
     ramp = torch.arange(patch, dtype=torch.float32, device=code.device)
     ramp = (torch.minimum(ramp + 1, patch - ramp) / step).clamp(max=1)

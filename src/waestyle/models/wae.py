@@ -149,7 +149,7 @@ def content_fill(
     if style_code is None:
         raise WaestyleError("this model fills dropped z_c channels from the style image's code; give a style image")
     style_code = style_code.expand(len(z_content), -1, -1, -1) if len(style_code) == 1 else style_code
-    return code_mosaic(style_code, tuple(z_content.shape[-2:]), generator)
+    return code_mosaic(style_code, tuple(z_content.shape[-2:]), generator, share=config.mosaic_share)
 
 
 def prior_draw(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
