@@ -91,7 +91,8 @@ class Objective:
     and training diverged.)"""
 
     def __init__(self, stylizer: Stylizer, settings: RefineSettings | None = None, content_power: float = 0.5,
-                 reference: Stylizer | None = None, reconstruction_weight: float = 0.0):  # fmt: skip
+                 reference: Stylizer | None = None, reconstruction_weight: float = 0.0,
+                 style_reconstruction_weight: float = 0.0):  # fmt: skip
         self.model, self.settings = stylizer.model, settings or RefineSettings()
         self.refiner = Refiner(stylizer.model, stylizer.device, self.settings.loss)
         self.stats = self.refiner.stats
@@ -101,6 +102,9 @@ class Objective:
         self.reference = self.refiner if reference is None else Refiner(reference.model, reference.device,
                                                                         self.settings.loss)  # fmt: skip
         self.reconstruction_weight = reconstruction_weight
+        # the decoder redrawing a style picture from its own code bounds what any content size can draw of it
+        # (scripts/knob_floor.py); the photos' reconstruction term alone never asks it to redraw artworks
+        self.style_reconstruction_weight = style_reconstruction_weight
 
     def __call__(self, head: StyleHead, contents: torch.Tensor, styles: torch.Tensor,
                  content_dim: int | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
@@ -126,6 +130,12 @@ class Objective:
         if self.reconstruction_weight:
             terms["reconstruction"] = self.reconstruction(head, contents, z_photo)
             terms["loss"] = terms["loss"] + self.reconstruction_weight * terms["reconstruction"]
+        if self.style_reconstruction_weight:
+            pictures = F.interpolate(styles, size=size, mode="bilinear", antialias=True)
+            with torch.no_grad():
+                z_picture = self.model.encode_content(pictures)
+            terms["style_reconstruction"] = self.reconstruction(head, pictures, z_picture)
+            terms["loss"] = terms["loss"] + self.style_reconstruction_weight * terms["style_reconstruction"]
         return terms
 
     def style_code(self, styles: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
@@ -165,7 +175,8 @@ def train(args: argparse.Namespace) -> None:
     reference = (Stylizer.load(args.reference_model, device=args.device, backend="torch", precision="fp32",
                                style_head=False) if args.train_decoder else None)  # fmt: skip
     objective = Objective(stylizer, settings, args.content_power, reference,
-                          args.reconstruction_weight if args.train_decoder else 0.0)  # fmt: skip
+                          args.reconstruction_weight if args.train_decoder else 0.0,
+                          args.style_reconstruction_weight if args.train_decoder else 0.0)  # fmt: skip
     probe = torch.rand(1, 3, 64, 64, device=device)
     with torch.no_grad():
         statistics_dim = statistics_vector(objective.stats.statistics(probe)).shape[1] if args.statistics else 0
@@ -344,6 +355,9 @@ def main() -> None:
     fit.add_argument("--mosaic-share", type=float, default=None,
                      help="with a mosaic fill: a patch's side as a share of the code grid's shorter side "
                           "(default: the model's, a quarter)")  # fmt: skip
+    fit.add_argument("--style-reconstruction-weight", type=float, default=0.0,
+                     help="with --train-decoder: a style picture (at the photos' size) through its own code and "
+                          "style must come back too (pixel L1; 0: off)")  # fmt: skip
     fit.add_argument("--reconstruction-weight", type=float, default=1.0,
                      help="with --train-decoder: a photo through its own style must come back (pixel L1)")  # fmt: skip
     fit.add_argument(
