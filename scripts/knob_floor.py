@@ -1,14 +1,14 @@
 """How far can the content-size knob move Lite2? The judge's floor and the decoder's, on the held-out styles.
 
-    python scripts/knob_floor.py [--contents 8] [--styles 8] [--size 512] [--out FILE.md]
+    python scripts/knob_floor.py [--model DIR] [--contents 8] [--styles 8] [--size 512] [--out FILE.md]
 
 The knob (issue 19) asks the style distance to fall 20 % from k = 64 to the smallest k. This measures what
 bounds it, judged as the evaluation judges (Lite2 Gram distance, filter-bank texture distance) on centre-cropped
 squares of `--size` px:
 - the style picture against itself shuffled (rolled by half its side) and mirrored: the judge's own floor for a
   picture with the style's statistics and another layout;
-- the bundled model given the style picture as its content (k = 64): the decoder's floor, a style redrawn from
-  its own full code and its own z_s;
+- the model (`--model`, default the bundled one) given the style picture as its content (k = 64): the
+  decoder's floor, a style redrawn from its own full code and its own z_s;
 - the same at k = 1, and a flat grey content at k = 1: what the mosaic fill alone draws (no photo left);
 - the held-out photos in each style at k = 64 and k = 1: the knob itself.
 About 4 minutes on 2 CPU cores.
@@ -34,6 +34,7 @@ def mean(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="a model folder (default: the bundled model)")
     parser.add_argument("--contents", type=int, default=8)
     parser.add_argument("--styles", type=int, default=8)
     parser.add_argument("--size", type=int, default=512)
@@ -41,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     contents = square_batch([load_image(p) for p in demo_contents()[: args.contents]], args.size)
     styles = square_batch([load_image(p) for p in demo_styles()[: args.styles]], args.size)
-    judge, stylizer = load_feature_network("efficientnet-lite2"), Stylizer.load(None)
+    judge, stylizer = load_feature_network("efficientnet-lite2"), Stylizer.load(args.model)
     grey = torch.full_like(contents[:1], 0.5)
 
     def per_style(make: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, float]:
