@@ -120,7 +120,8 @@ class Objective:
             z_photo = self.model.encode_content(contents)  # all of z_c; the reconstruction term reads it too
             # the start as the reference model fills dropped channels; the trained model's own fill, fresh each step
             z_start = keep_content(self.reference.model.config, z_photo, k)
-            fill = content_fill(self.model.config, z_photo, None, self.style_code(styles, size))
+            pictures, z_picture = self.pictures(styles, size)
+            fill = content_fill(self.model.config, z_photo, None, z_picture)
             z_content = z_photo if k == full else keep_content_channels(z_photo, k, fill)
             photo = refiner.content_map(contents)
             _, start = self.reference.terms(z_style, z_start, size, photo, target, settings, k)
@@ -131,18 +132,17 @@ class Objective:
             terms["reconstruction"] = self.reconstruction(head, contents, z_photo)
             terms["loss"] = terms["loss"] + self.reconstruction_weight * terms["reconstruction"]
         if self.style_reconstruction_weight:
-            pictures = F.interpolate(styles, size=size, mode="bilinear", antialias=True)
-            with torch.no_grad():
-                z_picture = self.model.encode_content(pictures)
             terms["style_reconstruction"] = self.reconstruction(head, pictures, z_picture)
             terms["loss"] = terms["loss"] + self.style_reconstruction_weight * terms["style_reconstruction"]
         return terms
 
-    def style_code(self, styles: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
-        """The style images' own content codes at the photos' picture size, for a mosaic fill (else None)."""
-        if self.model.config.content_fill != "mosaic":
-            return None
-        return self.model.encode_content(F.interpolate(styles, size=size, mode="bilinear", antialias=True))
+    def pictures(self, styles: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The style images at the photos' picture size and their own content codes, resized and encoded once:
+        what a mosaic fill draws from and the style reconstruction term redraws ((None, None) if neither is on)."""
+        if self.model.config.content_fill != "mosaic" and not self.style_reconstruction_weight:
+            return None, None
+        pictures = F.interpolate(styles, size=size, mode="bilinear", antialias=True)
+        return pictures, self.model.encode_content(pictures)
 
     def reconstruction(self, head: StyleHead, contents: torch.Tensor, z_content: torch.Tensor) -> torch.Tensor:
         """Mean absolute pixel error of each photo decoded from its own z_c (all of it, as encoded) and its own
