@@ -22,7 +22,7 @@ import torch
 
 from waestyle.core.bundled import demo_contents, demo_styles
 from waestyle.data.images import load_image
-from waestyle.evaluation.metrics import judge_distances, texture_distance
+from waestyle.evaluation.metrics import gram_style_distances, texture_distance
 from waestyle.evaluation.runner import square_batch
 from waestyle.features import load_feature_network
 from waestyle.stylize.stylizer import Stylizer
@@ -51,7 +51,7 @@ def main() -> None:
         for style in styles:
             outputs = make(style[None])
             targets = style[None].expand_as(outputs)
-            lite2 += judge_distances(judge, outputs, targets, targets)[0]
+            lite2 += gram_style_distances(judge, outputs, targets)
             texture += texture_distance(outputs, targets)
         return mean(lite2), mean(texture)
 
